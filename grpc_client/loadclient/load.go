@@ -1,0 +1,63 @@
+package loadclient
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/grpc-lb/nginx-consul/protos"
+)
+
+// RunLoad sends calls from cfg.Concurrency workers over cfg.Connections
+// connections, either cfg.Calls of them or for cfg.Duration, and summarizes.
+func RunLoad(ctx context.Context, cfg Config) (Summary, error) {
+	conns := make([]*grpc.ClientConn, cfg.Connections)
+	for i := range conns {
+		conn, err := Dial(cfg.Target())
+		if err != nil {
+			return Summary{}, err
+		}
+		defer conn.Close()
+		conns[i] = conn
+	}
+
+	var next atomic.Int64
+	var deadline time.Time
+	start := time.Now()
+	if cfg.Duration > 0 {
+		deadline = start.Add(cfg.Duration)
+	}
+	more := func() bool {
+		if ctx.Err() != nil {
+			return false
+		}
+		if !deadline.IsZero() {
+			return time.Now().Before(deadline)
+		}
+		return next.Add(1) <= int64(cfg.Calls)
+	}
+
+	perWorker := make([][]result, cfg.Concurrency)
+	var wg sync.WaitGroup
+	for w := 0; w < cfg.Concurrency; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			client := protos.NewPingClient(conns[w%len(conns)])
+			for more() {
+				perWorker[w] = append(perWorker[w], callOnce(ctx, client, cfg.Greeting, cfg.Timeout))
+			}
+		}(w)
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+
+	var all []result
+	for _, rs := range perWorker {
+		all = append(all, rs...)
+	}
+	return summarize(cfg.Target(), start, elapsed, all), nil
+}

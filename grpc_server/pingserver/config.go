@@ -1,0 +1,59 @@
+package pingserver
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Config is everything the server reads from its flags.
+type Config struct {
+	Port            int
+	DrainPeriod     time.Duration
+	ShutdownTimeout time.Duration
+	LogCalls        bool
+}
+
+// DefaultDrainPeriod covers the deployment's path from "this replica is
+// leaving" to "nginx no longer routes to it": Consul's blocking query wakes
+// consul-template at once, its quiescence wait is at most 1 s and nginx reloads
+// in well under a second. Three seconds leaves room on a loaded machine.
+const DefaultDrainPeriod = 3 * time.Second
+
+// ParseConfig parses and validates the flags. Errors name the flag, the value
+// and what is accepted.
+func ParseConfig(args []string, stderr io.Writer) (Config, error) {
+	var cfg Config
+	fs := flag.NewFlagSet("grpc_server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.IntVar(&cfg.Port, "port", 7777, "TCP port to listen on, on all interfaces (1-65535)")
+	fs.DurationVar(&cfg.DrainPeriod, "drain", DefaultDrainPeriod,
+		"on SIGTERM, how long to keep serving while reporting NOT_SERVING, so load balancers stop routing here first (0s-5m)")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second,
+		"after the drain period, how long calls in flight may take before they are cut (1ms-10m)")
+	fs.BoolVar(&cfg.LogCalls, "log-calls", false, "log every SayHello call")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q: grpc_server takes flags only", fs.Arg(0))
+	}
+	return cfg, cfg.Validate()
+}
+
+// Validate reports the first setting that is out of range.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Port < 1 || c.Port > 65535 {
+		errs = append(errs, fmt.Errorf("-port=%d is invalid: accepted is 1-65535", c.Port))
+	}
+	if c.DrainPeriod < 0 || c.DrainPeriod > 5*time.Minute {
+		errs = append(errs, fmt.Errorf("-drain=%s is invalid: accepted is 0s to 5m", c.DrainPeriod))
+	}
+	if c.ShutdownTimeout < time.Millisecond || c.ShutdownTimeout > 10*time.Minute {
+		errs = append(errs, fmt.Errorf("-shutdown-timeout=%s is invalid: accepted is 1ms to 10m", c.ShutdownTimeout))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,155 @@
+package registration
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything the registrar reads from its environment.
+type Config struct {
+	AppName                 string
+	AppPort                 int
+	ConsulAddr              string // host:port or URL of the local agent's HTTP API
+	Token                   string
+	Tags                    []string
+	CheckType               string // "grpc" or "http"
+	CheckEndpoint           string // grpc: health service name; http: path
+	CheckPort               int
+	CheckInterval           time.Duration
+	CheckTimeout            time.Duration
+	DeregisterCriticalAfter time.Duration
+	RegisterAttempts        int
+}
+
+// LookupEnv is os.LookupEnv; tests pass a map instead.
+type LookupEnv func(key string) (string, bool)
+
+// serviceName follows Consul's rules loosely but rejects what would break the
+// consul-template query or DNS: spaces, slashes, empty names.
+var serviceName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
+
+// ConfigFromEnv reads and validates the environment. Every problem is
+// reported with the variable, its value and what is accepted.
+func ConfigFromEnv(env LookupEnv) (Config, error) {
+	var errs []error
+	get := func(key, def string) string {
+		if v, ok := env(key); ok {
+			return v
+		}
+		return def
+	}
+	bad := func(key, value, accepted string) {
+		errs = append(errs, fmt.Errorf("%s=%q is invalid: accepted is %s", key, value, accepted))
+	}
+
+	cfg := Config{Token: get("CONSUL_HTTP_TOKEN", "")}
+
+	cfg.AppName = get("APP_NAME", "")
+	if !serviceName.MatchString(cfg.AppName) {
+		bad("APP_NAME", cfg.AppName, "a Consul service name: letters, digits, '_', '.', '-', 1-63 characters, starting with a letter or digit")
+	}
+	cfg.AppPort = parsePort("APP_PORT", get("APP_PORT", ""), bad)
+
+	httpAddr, hasHTTPAddr := env("CONSUL_HTTP_ADDR")
+	consulPort, hasConsulPort := env("CONSUL_PORT")
+	switch {
+	case hasHTTPAddr && hasConsulPort:
+		errs = append(errs, fmt.Errorf("CONSUL_HTTP_ADDR=%q and CONSUL_PORT=%q are both set: accepted is one of them (CONSUL_PORT means 127.0.0.1:CONSUL_PORT)", httpAddr, consulPort))
+	case hasHTTPAddr:
+		if err := validateHTTPAddr(httpAddr); err != nil {
+			bad("CONSUL_HTTP_ADDR", httpAddr, "host:port, http://host:port, https://host:port or unix:///path")
+		}
+		cfg.ConsulAddr = httpAddr
+	default:
+		port := parsePort("CONSUL_PORT", get("CONSUL_PORT", "8500"), bad)
+		cfg.ConsulAddr = "127.0.0.1:" + strconv.Itoa(port)
+	}
+
+	if tags := get("TAGS", ""); tags != "" {
+		for _, tag := range strings.Split(tags, ",") {
+			tag = strings.TrimSpace(tag)
+			if tag == "" {
+				bad("TAGS", tags, "a comma-separated list of non-empty tags, e.g. \"grpc,v1\"")
+				break
+			}
+			cfg.Tags = append(cfg.Tags, tag)
+		}
+	}
+
+	cfg.CheckType = get("HEALTH_CHECK_TYPE", "grpc")
+	cfg.CheckEndpoint = get("HEALTH_CHECK_ENDPOINT", "")
+	switch cfg.CheckType {
+	case "grpc":
+		if strings.ContainsAny(cfg.CheckEndpoint, "/ ") {
+			bad("HEALTH_CHECK_ENDPOINT", cfg.CheckEndpoint, "for HEALTH_CHECK_TYPE=grpc, empty (the whole server) or a gRPC service name such as protos.Ping")
+		}
+	case "http":
+		if !strings.HasPrefix(cfg.CheckEndpoint, "/") {
+			bad("HEALTH_CHECK_ENDPOINT", cfg.CheckEndpoint, "for HEALTH_CHECK_TYPE=http, a path starting with '/', e.g. /healthz")
+		}
+	default:
+		bad("HEALTH_CHECK_TYPE", cfg.CheckType, `"grpc" or "http"`)
+	}
+	cfg.CheckPort = cfg.AppPort
+	if v, ok := env("HEALTH_CHECK_PORT"); ok {
+		cfg.CheckPort = parsePort("HEALTH_CHECK_PORT", v, bad)
+	}
+
+	cfg.CheckInterval = parseDuration("HEALTH_CHECK_INTERVAL", get("HEALTH_CHECK_INTERVAL", "1s"), 100*time.Millisecond, time.Hour, bad)
+	cfg.CheckTimeout = parseDuration("HEALTH_CHECK_TIMEOUT", get("HEALTH_CHECK_TIMEOUT", "1s"), 10*time.Millisecond, time.Minute, bad)
+	// Consul raises anything below one minute to one minute without a word;
+	// refusing it here keeps the setting honest.
+	cfg.DeregisterCriticalAfter = parseDuration("DEREGISTER_CRITICAL_AFTER", get("DEREGISTER_CRITICAL_AFTER", "1m"), time.Minute, 7*24*time.Hour, bad)
+
+	attempts := get("REGISTER_ATTEMPTS", "10")
+	n, err := strconv.Atoi(attempts)
+	if err != nil || n < 1 || n > 1000 {
+		bad("REGISTER_ATTEMPTS", attempts, "a whole number from 1 to 1000")
+	}
+	cfg.RegisterAttempts = n
+
+	return cfg, errors.Join(errs...)
+}
+
+func parsePort(key, value string, bad func(key, value, accepted string)) int {
+	port, err := strconv.Atoi(value)
+	if err != nil || port < 1 || port > 65535 {
+		bad(key, value, "a port number from 1 to 65535")
+		return 0
+	}
+	return port
+}
+
+func parseDuration(key, value string, lo, hi time.Duration, bad func(key, value, accepted string)) time.Duration {
+	d, err := time.ParseDuration(value)
+	if err != nil || d < lo || d > hi {
+		bad(key, value, fmt.Sprintf("a duration from %s to %s, e.g. %q", lo, hi, lo.String()))
+		return 0
+	}
+	return d
+}
+
+func validateHTTPAddr(addr string) error {
+	if strings.HasPrefix(addr, "unix://") {
+		if len(addr) == len("unix://") {
+			return errors.New("empty socket path")
+		}
+		return nil
+	}
+	if !strings.Contains(addr, "://") {
+		addr = "http://" + addr
+	}
+	u, err := url.Parse(addr)
+	if err != nil {
+		return err
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.Port() == "" {
+		return errors.New("want scheme http or https, a host and a port")
+	}
+	return nil
+}

@@ -1,0 +1,112 @@
+package registration
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Registrar keeps one service registered with the local agent for as long as
+// its context lives, then deregisters it.
+type Registrar struct {
+	Config   Config
+	Agent    *Agent
+	Hostname string
+	Logf     func(format string, args ...any)
+	// WatchEvery is how often the registrar checks that the agent still has
+	// the registration; an agent restarted with empty state is noticed within it.
+	WatchEvery time.Duration
+	// Backoff is the pause after failed attempt n (1-based).
+	Backoff func(attempt int) time.Duration
+}
+
+// DefaultBackoff doubles from 250 ms up to 5 s: ten attempts span about 28 s,
+// enough for a container's agent to start.
+func DefaultBackoff(attempt int) time.Duration {
+	d := 250 * time.Millisecond << (attempt - 1)
+	if attempt > 6 || d > 5*time.Second {
+		return 5 * time.Second
+	}
+	return d
+}
+
+// ID is the service ID this registrar owns.
+func (r *Registrar) ID() string { return ServiceID(r.Config, r.Hostname) }
+
+// registerOnce asks the agent for its address and registers the service.
+func (r *Registrar) registerOnce() (string, error) {
+	addr, err := r.Agent.LANAddress()
+	if err != nil {
+		return "", err
+	}
+	return addr, r.Agent.Register(Registration(r.Config, r.Hostname, addr))
+}
+
+// Register tries RegisterAttempts times with backoff and returns the last
+// error if none succeeded.
+func (r *Registrar) Register(ctx context.Context) error {
+	var last error
+	for attempt := 1; ; attempt++ {
+		addr, err := r.registerOnce()
+		if err == nil {
+			r.Logf("registered %s (service %s at %s:%d, %s check every %s)", r.ID(), r.Config.AppName, addr, r.Config.AppPort, r.Config.CheckType, r.Config.CheckInterval)
+			return nil
+		}
+		last = err
+		if attempt >= r.Config.RegisterAttempts {
+			return fmt.Errorf("giving up after %d attempts: %w", attempt, last)
+		}
+		r.Logf("retrying %d/%d: %v", attempt, r.Config.RegisterAttempts, err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(r.Backoff(attempt)):
+		}
+	}
+}
+
+// Watch re-registers the service whenever the agent has lost it, until ctx
+// ends. It logs only changes of state.
+func (r *Registrar) Watch(ctx context.Context) {
+	ticker := time.NewTicker(r.WatchEvery)
+	defer ticker.Stop()
+	var lastProblem string
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		err := r.Agent.Registered(r.ID())
+		if errors.Is(err, errNotRegistered) {
+			addr, regErr := r.registerOnce()
+			if regErr == nil {
+				r.Logf("re-registered %s at %s:%d: the agent had lost it", r.ID(), addr, r.Config.AppPort)
+				lastProblem = ""
+				continue
+			}
+			err = fmt.Errorf("re-registering: %w", regErr)
+		}
+		if err == nil {
+			if lastProblem != "" {
+				r.Logf("agent reachable again and %s still registered", r.ID())
+				lastProblem = ""
+			}
+			continue
+		}
+		if err.Error() != lastProblem {
+			r.Logf("registration check failed, will retry every %s: %v", r.WatchEvery, err)
+			lastProblem = err.Error()
+		}
+	}
+}
+
+// Deregister removes the service from the agent.
+func (r *Registrar) Deregister() error {
+	if err := r.Agent.Deregister(r.ID()); err != nil {
+		return fmt.Errorf("deregistering %s: %w", r.ID(), err)
+	}
+	r.Logf("deregistered %s", r.ID())
+	return nil
+}
