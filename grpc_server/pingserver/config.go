@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 )
 
@@ -28,7 +29,8 @@ func ParseConfig(args []string, stderr io.Writer) (Config, error) {
 	var cfg Config
 	fs := flag.NewFlagSet("grpc_server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.IntVar(&cfg.Port, "port", 7777, "TCP port to listen on, on all interfaces (1-65535)")
+	cfg.Port = 7777
+	fs.Var((*portFlag)(&cfg.Port), "port", "TCP `port` to listen on, on all interfaces (1-65535)")
 	fs.DurationVar(&cfg.DrainPeriod, "drain", DefaultDrainPeriod,
 		"on SIGTERM, how long to keep serving while reporting NOT_SERVING, so load balancers stop routing here first (0s-5m)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second,
@@ -43,7 +45,7 @@ func ParseConfig(args []string, stderr io.Writer) (Config, error) {
 	return cfg, cfg.Validate()
 }
 
-// Validate reports the first setting that is out of range.
+// Validate reports every setting that is out of range.
 func (c Config) Validate() error {
 	var errs []error
 	if c.Port < 1 || c.Port > 65535 {
@@ -56,4 +58,19 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("-shutdown-timeout=%s is invalid: accepted is 1ms to 10m", c.ShutdownTimeout))
 	}
 	return errors.Join(errs...)
+}
+
+// portFlag is an int flag whose parse error says what is accepted; the flag
+// package's own says only "parse error".
+type portFlag int
+
+func (p *portFlag) String() string { return strconv.Itoa(int(*p)) }
+
+func (p *portFlag) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return errors.New("accepted is 1-65535")
+	}
+	*p = portFlag(n)
+	return nil
 }

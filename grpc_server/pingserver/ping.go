@@ -18,7 +18,7 @@ type Ping struct {
 // SayHello replies "Hello from <hostname>.".
 func (p *Ping) SayHello(_ context.Context, in *protos.PingMessage) (*protos.PingMessage, error) {
 	if p.LogCalls {
-		log.Printf("SayHello greeting=%q", in.GetGreeting())
+		log.Printf("grpc_server: SayHello greeting=%q", in.GetGreeting())
 	}
 	return &protos.PingMessage{Greeting: "Hello from " + p.Hostname + "."}, nil
 }

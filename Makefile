@@ -1,0 +1,108 @@
+# gRPC load balancing with nginx, Consul and consul-template.
+# `make up` brings the deployment up; `make test` runs every test.
+
+SHELL := bash
+.SHELLFLAGS := -o errexit -o pipefail -o nounset -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+BIN      := $(CURDIR)/bin
+TOOLS    := $(CURDIR)/build/tools
+TAG      ?= latest
+N        ?= 3
+export TAG
+
+# Compose v2 (`docker compose`) where it is installed, else docker-compose v1.
+COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+export COMPOSE
+
+# Pinned generator versions; `make proto` refuses any other protoc.
+PROTOC_VERSION := 3.21.12
+
+# Infrastructure binaries, each from its pinned wrapper module in build/tools/.
+TOOL_BINS := consul consul-template supervisord grpcurl grpc-health-probe protoc-gen-go-grpc
+pkg_consul             := github.com/hashicorp/consul
+pkg_consul-template    := github.com/hashicorp/consul-template
+pkg_supervisord        := github.com/ochinchina/supervisord
+pkg_grpcurl            := github.com/fullstorydev/grpcurl/cmd/grpcurl
+pkg_grpc-health-probe  := github.com/grpc-ecosystem/grpc-health-probe
+pkg_protoc-gen-go-grpc := google.golang.org/grpc/cmd/protoc-gen-go-grpc
+
+.PHONY: help
+help: # @HELP lists the targets
+	@grep -hE '^[a-zA-Z0-9_-]+:.*# @HELP' $(MAKEFILE_LIST) | sed -E 's/^([^:]+):.*# @HELP (.*)/  make \1\t\2/' | expand -t 22
+
+##@ Deployment
+.PHONY: images
+images: # @HELP builds the images (makes local base images when no registry answers)
+	build/scripts/build-images.sh
+
+.PHONY: up
+up: images # @HELP builds the images and starts the deployment, waiting until it is healthy
+	$(COMPOSE) up -d --remove-orphans
+	build/scripts/wait-healthy.sh 180
+
+.PHONY: down
+down: # @HELP stops the deployment and removes its containers, networks and volumes
+	$(COMPOSE) down --remove-orphans --volumes
+
+.PHONY: scale
+scale: # @HELP scales hello_server to N replicas (make scale N=5)
+	$(COMPOSE) up -d --no-recreate --scale hello_server=$(N)
+	build/scripts/wait-healthy.sh 120
+
+.PHONY: logs
+logs: # @HELP follows the logs of every service
+	$(COMPOSE) logs -f --tail=100
+
+.PHONY: ps
+ps: # @HELP lists the deployment's containers and their health
+	$(COMPOSE) ps
+
+##@ Development
+.PHONY: tools
+tools: $(addprefix $(BIN)/,$(TOOL_BINS)) # @HELP builds consul, consul-template, supervisord, grpcurl, grpc-health-probe into bin/
+
+# A binary is rebuilt only when its pinned module changes.
+$(BIN)/%: $(TOOLS)/%/go.mod $(TOOLS)/%/go.sum
+	@mkdir -p $(BIN)
+	@echo "tools: building $* from $(TOOLS)/$*"
+	cd $(TOOLS)/$* && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o $@ $(pkg_$*)
+
+.PHONY: build
+build: # @HELP builds grpc_server, grpc_client and registrar into bin/
+	go build -o $(BIN)/ ./grpc_server ./grpc_client ./registrar
+
+$(BIN)/protoc-gen-go: go.mod go.sum
+	go build -o $@ google.golang.org/protobuf/cmd/protoc-gen-go
+
+.PHONY: proto
+proto: $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc # @HELP regenerates protos/*.pb.go with the pinned generators
+	@protoc --version | grep -qx "libprotoc $(PROTOC_VERSION)" || { \
+	  echo "proto: need protoc $(PROTOC_VERSION) (Debian: apt-get install protobuf-compiler), found: $$(protoc --version 2>&1)"; exit 1; }
+	protoc --plugin=protoc-gen-go=$(BIN)/protoc-gen-go --plugin=protoc-gen-go-grpc=$(BIN)/protoc-gen-go-grpc \
+	  --go_out=. --go_opt=paths=source_relative \
+	  --go-grpc_out=. --go-grpc_opt=paths=source_relative \
+	  protos/*.proto
+
+.PHONY: check
+check: # @HELP gofmt, go vet, tidy go.mod files, and generated code matches the protos
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	go vet ./...
+	build/scripts/check-generated.sh
+
+##@ Tests
+.PHONY: test
+test: tools check # @HELP runs every test: unit, integration (real Consul, nginx, gRPC) and the end-to-end suite
+	go test -count=1 -timeout 10m ./...
+	@if docker info >/dev/null 2>&1; then $(MAKE) e2e; \
+	elif [[ "$${CI:-}" == true ]]; then echo "e2e: docker is not reachable, and CI must run the end-to-end suite"; exit 1; \
+	else echo "e2e: SKIPPED: docker is not reachable here, so the end-to-end suite did not run"; fi
+
+.PHONY: e2e
+e2e: # @HELP runs the end-to-end suite against the real compose deployment (follows the README)
+	go test -count=1 -tags e2e -timeout 80m -v ./build/e2e/
+
+.PHONY: bench
+bench: tools # @HELP benchmarks the deployment and writes build/bench/results.md and a PNG plot
+	go run ./build/bench -out build/bench

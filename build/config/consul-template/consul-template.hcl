@@ -1,0 +1,33 @@
+# consul-template in the load-balancer container.
+consul {
+  address = "127.0.0.1:8500"
+  retry {
+    enabled = true
+    # Retry forever: while Consul is unreachable nginx keeps serving the last
+    # rendered replicas, and consul-template must still be there when it returns.
+    attempts    = 0
+    backoff     = "250ms"
+    max_backoff = "5s"
+  }
+}
+
+log_level   = "info"
+kill_signal = "SIGINT"
+
+# Quiescence: render once the set of replicas has been still for 250 ms, and
+# at most 1 s after the first change, so scaling 1 -> 5 costs a few reloads
+# and a new replica is routed within about a second of passing its check.
+wait {
+  min = "250ms"
+  max = "1s"
+}
+
+template {
+  source          = "/etc/consul-template/load-balancer.tpl"
+  destination     = "/etc/nginx/conf.d/load-balancer.conf"
+  perms           = 0644
+  # Validates the render, then reloads nginx gracefully; it always exits 0
+  # because a failing command would make consul-template exit.
+  command         = "/etc/consul-template/reload-nginx.sh"
+  command_timeout = "30s"
+}

@@ -1,0 +1,17 @@
+# Rendered by consul-template from the passing hello_server instances in
+# Consul. Do not edit /etc/nginx/conf.d/load-balancer.conf: the next change
+# in Consul overwrites it.
+upstream hello_server {
+{{- range service "hello_server" }}
+    server {{ .Address }}:{{ .Port }} max_fails=1 fail_timeout=10s;
+{{- else }}
+    # No passing replica. A server marked down keeps the config valid, and
+    # every call gets gRPC status 14 UNAVAILABLE from @no_replica.
+    server 127.0.0.1:7777 down;
+{{- end }}
+
+    # Reuse upstream connections instead of opening one per call.
+    keepalive 64;
+    keepalive_requests 1000000;
+    keepalive_timeout 60s;
+}

@@ -1,0 +1,172 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestREADME follows the README from `make up` to `make down`, in order.
+func TestREADME(t *testing.T) {
+	d := NewDeployment(t)
+	consul := consulClient(t)
+
+	d.Step("0: start from nothing (make down)")
+	d.mustRun(5*time.Minute, "make", "down")
+	t.Cleanup(func() {
+		if t.Failed() {
+			d.DumpLogs()
+		}
+		out, err := d.run(5*time.Minute, "make", "down")
+		if err != nil {
+			t.Errorf("make down during cleanup: %v\n%s", err, out)
+		}
+	})
+
+	d.Step("1: make up, then one call through :5000")
+	d.mustRun(45*time.Minute, "make", "up")
+	hosts := d.Hostnames()
+	if len(hosts) != 1 {
+		t.Fatalf("after make up: %d running hello_server containers, want 1: %v", len(hosts), hosts)
+	}
+	var reply string
+	eventually(t, 60*time.Second, "a call through the load balancer", func() error {
+		var err error
+		reply, err = d.Call()
+		return err
+	})
+	if want := "Hello from " + hosts[0] + "."; reply != want {
+		t.Fatalf("client reply:\n  expected %q\n  received %q", want, reply)
+	}
+	fmt.Printf("client: %s\n", reply)
+
+	d.Step("2: Consul UI on 8500; catalog has 3 servers, the agents and hello_server passing")
+	eventually(t, 30*time.Second, "Consul UI answers", uiAnswers)
+	peers, err := consul.Status().Peers()
+	if err != nil || len(peers) != 3 {
+		t.Fatalf("raft peers: expected 3, received %v (err %v)", peers, err)
+	}
+	members, err := consul.Agent().Members(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var servers, agents int
+	for _, m := range members {
+		if m.Status != 1 { // serf: 1 is alive
+			continue
+		}
+		if m.Tags["role"] == "consul" {
+			servers++
+		} else {
+			agents++
+		}
+	}
+	if servers != 3 || agents != 2 {
+		t.Fatalf("alive members: expected 3 servers and 2 agents (hello_server, load-balancer), received %d and %d", servers, agents)
+	}
+	eventually(t, 30*time.Second, "hello_server passing in Consul", func() error {
+		got, err := passingHostnames(consul, "hello_server")
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(got, hosts) {
+			return fmt.Errorf("passing hello_server: expected %v, received %v", hosts, got)
+		}
+		return nil
+	})
+
+	d.Step("3: scale to 5; 500 calls reach all 5, evenly")
+	scale(t, d, 5)
+	hosts = d.Hostnames()
+	eventually(t, 30*time.Second, "500 calls spread over all 5 replicas", func() error {
+		s := d.Load(2*time.Minute, "-n=500", "-c=10")
+		return spreadOver(s, hosts, 500, 1.5)
+	})
+
+	d.Step("4: scale to 2; removed replicas leave Consul and nginx")
+	scale(t, d, 2)
+	hosts = d.Hostnames()
+	eventually(t, 60*time.Second, "only the 2 remaining replicas pass in Consul", func() error {
+		got, err := passingHostnames(consul, "hello_server")
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(got, sortedCopy(hosts)) {
+			return fmt.Errorf("passing hello_server: expected %v, received %v", sortedCopy(hosts), got)
+		}
+		return nil
+	})
+	eventually(t, 30*time.Second, "200 calls reach exactly the 2 remaining replicas", func() error {
+		s := d.Load(2*time.Minute, "-n=200", "-c=10")
+		return spreadOver(s, hosts, 200, 0)
+	})
+
+	d.Step("5: scale to 0; calls get UNAVAILABLE; the LB stays healthy; scale to 1 serves again")
+	scale(t, d, 0)
+	eventually(t, 60*time.Second, "calls answered UNAVAILABLE with the LB's message", func() error {
+		s := d.Load(time.Minute, "-n=20", "-c=2")
+		if s.Codes["Unavailable"] != 20 {
+			return fmt.Errorf("codes: expected 20 Unavailable, received %v", s.Codes)
+		}
+		for _, f := range s.Failures {
+			if !strings.Contains(f.Message, "no healthy hello_server replica") {
+				return fmt.Errorf("message: expected the LB's gRPC message, received %q", f.Message)
+			}
+		}
+		return nil
+	})
+	lbID := strings.TrimSpace(d.Compose(time.Minute, "ps", "-q", "load-balancer"))
+	health := strings.TrimSpace(d.mustRun(time.Minute, "docker", "inspect", "--format", "{{.State.Health.Status}}", lbID))
+	if health != "healthy" {
+		t.Fatalf("load-balancer health with 0 replicas: expected healthy, received %q", health)
+	}
+	scale(t, d, 1)
+	hosts = d.Hostnames()
+	eventually(t, 60*time.Second, "calls served again after scaling to 1", func() error {
+		reply, err := d.Call()
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, reply)
+		}
+		if want := "Hello from " + hosts[0] + "."; reply != want {
+			return fmt.Errorf("expected %q, received %q", want, reply)
+		}
+		return nil
+	})
+
+	d.Step("6: make down leaves no containers, networks or volumes")
+	d.mustRun(5*time.Minute, "make", "down")
+	for _, kind := range [][]string{
+		{"ps", "-a", "--filter", "label=com.docker.compose.project=grpclb", "-q"},
+		{"network", "ls", "--filter", "label=com.docker.compose.project=grpclb", "-q"},
+		{"volume", "ls", "--filter", "label=com.docker.compose.project=grpclb", "-q"},
+	} {
+		out, err := exec.Command("docker", kind...).CombinedOutput()
+		if err != nil || strings.TrimSpace(string(out)) != "" {
+			t.Errorf("docker %s after make down: expected nothing, received %q (err %v)", strings.Join(kind, " "), out, err)
+		}
+	}
+}
+
+// scale runs the README's scaling command and waits until the replicas are healthy.
+func scale(t *testing.T, d *Deployment, n int) {
+	t.Helper()
+	d.Compose(10*time.Minute, "up", "-d", "--no-recreate", "--scale", fmt.Sprintf("hello_server=%d", n))
+	eventually(t, 2*time.Minute, fmt.Sprintf("%d hello_server containers running", n), func() error {
+		if got := len(d.Hostnames()); got != n {
+			return fmt.Errorf("running hello_server containers: expected %d, received %d", n, got)
+		}
+		return nil
+	})
+	d.mustRun(3*time.Minute, "build/scripts/wait-healthy.sh", "120")
+}
+
+func sortedCopy(s []string) []string {
+	c := slices.Clone(s)
+	slices.Sort(c)
+	return c
+}

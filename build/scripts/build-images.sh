@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Builds the deployment's images in order: the shared base (which the Consul
+# servers also run), then hello_server and load-balancer on top of it.
+set -o errexit -o nounset -o pipefail
+cd "$(dirname "$0")/../.."
+
+TAG="${TAG:-latest}"
+start=$SECONDS
+
+# GO_IMAGE and RUNTIME_IMAGE: the defaults, or local bases when no registry answers.
+while IFS='=' read -r key value; do
+  case "$key" in
+    GO_IMAGE) GO_IMAGE="$value" ;;
+    RUNTIME_IMAGE) RUNTIME_IMAGE="$value" ;;
+  esac
+done < <(build/scripts/base-images.sh)
+echo "build-images: builder $GO_IMAGE, runtime $RUNTIME_IMAGE"
+
+# Module downloads inside the builder use the host's Go settings, so a proxy
+# or mirror configured on the host is used in the build as well.
+go_env() { command -v go >/dev/null && go env "$1" || true; }
+args=(
+  --build-arg "GO_IMAGE=$GO_IMAGE"
+  --build-arg "RUNTIME_IMAGE=$RUNTIME_IMAGE"
+  --build-arg "BASE_IMAGE=grpc-lb/base:$TAG"
+  --build-arg "GOPROXY=$(go_env GOPROXY)"
+  --build-arg "GOSUMDB=$(go_env GOSUMDB)"
+  --build-arg "GONOSUMDB=$(go_env GONOSUMDB)"
+  --build-arg "GOPRIVATE=$(go_env GOPRIVATE)"
+)
+
+build() {
+  local dockerfile="$1" image="$2" t=$SECONDS
+  echo "build-images: $image from build/dockerfiles/$dockerfile"
+  docker build --quiet "${args[@]}" -f "build/dockerfiles/$dockerfile" -t "$image" . >/dev/null
+  echo "build-images: $image built in $((SECONDS - t)) s"
+}
+
+build Dockerfile "grpc-lb/base:$TAG"
+build Dockerfile.grpc "grpc-lb/hello-server:$TAG"
+build Dockerfile.lb "grpc-lb/load-balancer:$TAG"
+echo "build-images: all images built in $((SECONDS - start)) s"

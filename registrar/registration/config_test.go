@@ -1,0 +1,83 @@
+package registration
+
+import (
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigFromEnvRejects(t *testing.T) {
+	for _, tc := range badEnvCases {
+		t.Run(tc.name, func(t *testing.T) {
+			env := tc.env("127.0.0.1:8500")
+			_, err := ConfigFromEnv(lookup(env))
+			if err == nil {
+				t.Fatalf("ConfigFromEnv(%v): got no error, want one naming %s", env, tc.key)
+			}
+			msg := err.Error()
+			if strings.Contains(msg, "\n") {
+				t.Errorf("ConfigFromEnv(%v): got several errors, want only the one about %s:\n%s", env, tc.key, msg)
+			}
+			for _, want := range []string{tc.key + "=" + strconv.Quote(tc.value), "accepted is", tc.accepted} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("ConfigFromEnv(%v) error:\n got  %q\n want it to contain %q", env, msg, want)
+				}
+			}
+		})
+	}
+}
+
+func TestConfigFromEnvDefaults(t *testing.T) {
+	env := map[string]string{"APP_NAME": "ping", "APP_PORT": "7777"}
+	cfg, err := ConfigFromEnv(lookup(env))
+	if err != nil {
+		t.Fatalf("ConfigFromEnv(%v): unexpected error: %v", env, err)
+	}
+	want := Config{
+		AppName: "ping", AppPort: 7777, ConsulAddr: "127.0.0.1:8500",
+		CheckType: "grpc", CheckEndpoint: "", CheckPort: 7777,
+		CheckInterval: time.Second, CheckTimeout: time.Second,
+		DeregisterCriticalAfter: time.Minute, RegisterAttempts: 10,
+	}
+	if !reflect.DeepEqual(cfg, want) {
+		t.Errorf("ConfigFromEnv(%v):\n got  %+v\n want %+v", env, cfg, want)
+	}
+}
+
+func TestConfigFromEnvSettings(t *testing.T) {
+	env := map[string]string{
+		"APP_NAME": "web.v2", "APP_PORT": "8080", "CONSUL_PORT": "18500", "CONSUL_HTTP_TOKEN": "secret",
+		"TAGS": " grpc , v1", "HEALTH_CHECK_TYPE": "http", "HEALTH_CHECK_ENDPOINT": "/healthz",
+		"HEALTH_CHECK_PORT": "9090", "HEALTH_CHECK_INTERVAL": "100ms", "HEALTH_CHECK_TIMEOUT": "50ms",
+		"DEREGISTER_CRITICAL_AFTER": "2m", "REGISTER_ATTEMPTS": "3",
+	}
+	cfg, err := ConfigFromEnv(lookup(env))
+	if err != nil {
+		t.Fatalf("ConfigFromEnv(%v): unexpected error: %v", env, err)
+	}
+	want := Config{
+		AppName: "web.v2", AppPort: 8080, ConsulAddr: "127.0.0.1:18500", Token: "secret",
+		Tags: []string{"grpc", "v1"}, CheckType: "http", CheckEndpoint: "/healthz", CheckPort: 9090,
+		CheckInterval: 100 * time.Millisecond, CheckTimeout: 50 * time.Millisecond,
+		DeregisterCriticalAfter: 2 * time.Minute, RegisterAttempts: 3,
+	}
+	if !reflect.DeepEqual(cfg, want) {
+		t.Errorf("ConfigFromEnv(%v):\n got  %+v\n want %+v", env, cfg, want)
+	}
+}
+
+func TestConfigFromEnvConsulHTTPAddr(t *testing.T) {
+	for _, addr := range []string{"10.0.0.1:8500", "http://consul:8500", "https://consul:8501", "unix:///run/consul.sock"} {
+		env := map[string]string{"APP_NAME": "ping", "APP_PORT": "7777", "CONSUL_HTTP_ADDR": addr}
+		cfg, err := ConfigFromEnv(lookup(env))
+		if err != nil {
+			t.Errorf("CONSUL_HTTP_ADDR=%q: unexpected error: %v", addr, err)
+			continue
+		}
+		if cfg.ConsulAddr != addr {
+			t.Errorf("CONSUL_HTTP_ADDR=%q: got ConsulAddr %q, want it unchanged", addr, cfg.ConsulAddr)
+		}
+	}
+}

@@ -1,0 +1,90 @@
+package registration
+
+import (
+	"testing"
+	"time"
+)
+
+func testConfig() Config {
+	return Config{
+		AppName: "ping", AppPort: 7777, CheckType: "grpc", CheckPort: 7777,
+		CheckInterval: time.Second, CheckTimeout: 2 * time.Second, DeregisterCriticalAfter: time.Minute,
+		Tags: []string{"grpc", "v1"},
+	}
+}
+
+func TestRegistrationGRPCCheck(t *testing.T) {
+	for _, tc := range []struct{ endpoint, want string }{
+		{"", "172.18.0.5:7777"},
+		{"protos.Ping", "172.18.0.5:7777/protos.Ping"},
+	} {
+		cfg := testConfig()
+		cfg.CheckEndpoint = tc.endpoint
+		reg := Registration(cfg, "host1", "172.18.0.5")
+		if reg.Check == nil {
+			t.Fatalf("endpoint %q: registration has no check", tc.endpoint)
+		}
+		if reg.Check.GRPC != tc.want || reg.Check.HTTP != "" {
+			t.Errorf("endpoint %q: got GRPC %q HTTP %q, want GRPC %q and no HTTP", tc.endpoint, reg.Check.GRPC, reg.Check.HTTP, tc.want)
+		}
+		if reg.Check.CheckID != "ping-host1-7777-grpc" {
+			t.Errorf("check ID: got %q, want %q", reg.Check.CheckID, "ping-host1-7777-grpc")
+		}
+	}
+}
+
+func TestRegistrationHTTPCheck(t *testing.T) {
+	cfg := testConfig()
+	cfg.CheckType, cfg.CheckEndpoint, cfg.CheckPort = "http", "/healthz", 9090
+	reg := Registration(cfg, "host1", "172.18.0.5")
+	if want := "http://172.18.0.5:9090/healthz"; reg.Check.HTTP != want || reg.Check.GRPC != "" {
+		t.Errorf("got HTTP %q GRPC %q, want HTTP %q and no GRPC", reg.Check.HTTP, reg.Check.GRPC, want)
+	}
+	// The service itself stays on APP_PORT; only the check uses HEALTH_CHECK_PORT.
+	if reg.Port != 7777 {
+		t.Errorf("service port: got %d, want 7777", reg.Port)
+	}
+}
+
+func TestRegistrationFields(t *testing.T) {
+	reg := Registration(testConfig(), "host1", "172.18.0.5")
+	if reg.ID != "ping-host1-7777" || reg.Name != "ping" || reg.Address != "172.18.0.5" || reg.Port != 7777 {
+		t.Errorf("got ID %q name %q address %q port %d, want ping-host1-7777 ping 172.18.0.5 7777", reg.ID, reg.Name, reg.Address, reg.Port)
+	}
+	if len(reg.Tags) != 2 || reg.Tags[0] != "grpc" || reg.Tags[1] != "v1" {
+		t.Errorf("tags: got %q, want [grpc v1]", reg.Tags)
+	}
+	if reg.Meta["hostname"] != "host1" {
+		t.Errorf("meta hostname: got %q, want host1", reg.Meta["hostname"])
+	}
+	c := reg.Check
+	if c.Interval != "1s" || c.Timeout != "2s" || c.DeregisterCriticalServiceAfter != "1m0s" {
+		t.Errorf("check timing: got interval %q timeout %q deregister %q, want 1s 2s 1m0s", c.Interval, c.Timeout, c.DeregisterCriticalServiceAfter)
+	}
+}
+
+func TestServiceIDUnique(t *testing.T) {
+	cfg := testConfig()
+	other := cfg
+	other.AppPort = 7778
+	ids := map[string]string{}
+	for _, c := range []struct {
+		label string
+		cfg   Config
+		host  string
+	}{
+		{"host1:7777", cfg, "host1"},
+		{"host2:7777", cfg, "host2"},
+		{"host1:7778", other, "host1"},
+	} {
+		id := ServiceID(c.cfg, c.host)
+		if prev, dup := ids[id]; dup {
+			t.Errorf("ServiceID for %s and %s: both %q, want distinct IDs", prev, c.label, id)
+		}
+		ids[id] = c.label
+	}
+	// A restarted registrar on the same host reuses its ID and so replaces its entry.
+	if a, b := ServiceID(cfg, "host1"), ServiceID(cfg, "host1"); a != b {
+		t.Errorf("ServiceID is not stable: %q then %q", a, b)
+	}
+}
