@@ -5,6 +5,8 @@ set -o errexit -o nounset -o pipefail
 cd "$(dirname "$0")/../.."
 
 TAG="${TAG:-latest}"
+CACHE_DIR="$(pwd)/.cache"
+mkdir -p "$CACHE_DIR"
 start=$SECONDS
 
 # GO_IMAGE and RUNTIME_IMAGE: the defaults, or local bases when no registry answers.
@@ -32,7 +34,12 @@ args=(
 build() {
   local dockerfile="$1" image="$2" t=$SECONDS
   echo "build-images: $image from build/dockerfiles/$dockerfile"
-  docker build --quiet "${args[@]}" -f "build/dockerfiles/$dockerfile" -t "$image" . >/dev/null
+  local log="$CACHE_DIR/build-${image//[\/:]/_}.log"
+  if ! docker build "${args[@]}" -f "build/dockerfiles/$dockerfile" -t "$image" . >"$log" 2>&1; then
+    echo "build-images: building $image failed; the last lines of $log:"
+    tail -n 40 "$log"
+    exit 1
+  fi
   echo "build-images: $image built in $((SECONDS - t)) s"
 }
 

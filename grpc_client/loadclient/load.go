@@ -13,6 +13,8 @@ import (
 
 // RunLoad sends calls from cfg.Concurrency workers over cfg.Connections
 // connections, either cfg.Calls of them or for cfg.Duration, and summarizes.
+// When ctx ends, no new call starts but calls in flight run to completion, so
+// stopping a run early never turns a good call into a failure.
 func RunLoad(ctx context.Context, cfg Config) (Summary, error) {
 	conns := make([]*grpc.ClientConn, cfg.Connections)
 	for i := range conns {
@@ -48,7 +50,7 @@ func RunLoad(ctx context.Context, cfg Config) (Summary, error) {
 			defer wg.Done()
 			client := protos.NewPingClient(conns[w%len(conns)])
 			for more() {
-				perWorker[w] = append(perWorker[w], callOnce(ctx, client, cfg.Greeting, cfg.Timeout))
+				perWorker[w] = append(perWorker[w], callOnce(context.Background(), client, cfg.Greeting, cfg.Timeout))
 			}
 		}(w)
 	}

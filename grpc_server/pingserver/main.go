@@ -24,7 +24,7 @@ const (
 
 // Main runs the server until SIGTERM or SIGINT and returns the exit code.
 func Main(args []string, stderr io.Writer) int {
-	logger := log.New(stderr, "grpc_server: ", log.LstdFlags)
+	logger := log.New(stderr, "grpc_server: ", log.LstdFlags|log.Lmicroseconds)
 	cfg, err := ParseConfig(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return ExitOK

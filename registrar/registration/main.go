@@ -24,7 +24,7 @@ const (
 
 // Main runs the registrar until SIGTERM or SIGINT and returns its exit code.
 func Main(env LookupEnv, stderr io.Writer) int {
-	logger := log.New(stderr, "registrar: ", log.LstdFlags)
+	logger := log.New(stderr, "registrar: ", log.LstdFlags|log.Lmicroseconds)
 	cfg, err := ConfigFromEnv(env)
 	if err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {
