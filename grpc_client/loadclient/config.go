@@ -19,6 +19,7 @@ type Config struct {
 	Connections int
 	Duration    time.Duration
 	Timeout     time.Duration
+	Rate        float64
 	Greeting    string
 	JSON        bool
 }
@@ -30,7 +31,7 @@ func (c Config) Target() string {
 
 // LoadMode is true when the flags ask for more than one plain call.
 func (c Config) LoadMode() bool {
-	return c.Calls > 1 || c.Concurrency > 1 || c.Duration > 0 || c.JSON
+	return c.Calls > 1 || c.Concurrency > 1 || c.Duration > 0 || c.JSON || c.Rate > 0
 }
 
 // ParseConfig parses and validates the flags. Errors name the flag, the value
@@ -47,6 +48,7 @@ func ParseConfig(args []string, stderr io.Writer) (Config, error) {
 	fs.IntVar(&cfg.Connections, "connections", 1, "HTTP/2 connections the calls share, like ghz --connections (1-1000)")
 	fs.DurationVar(&cfg.Duration, "duration", 0, "send calls for this long instead of -n calls (0 means use -n)")
 	fs.DurationVar(&cfg.Timeout, "timeout", 5*time.Second, "deadline of each call")
+	fs.Float64Var(&cfg.Rate, "rate", 0, "calls per second across all workers, like ghz -r (0: as fast as the -c workers go)")
 	fs.StringVar(&cfg.Greeting, "greeting", "hello", "greeting sent in each PingMessage")
 	fs.BoolVar(&cfg.JSON, "json", false, "print the load summary as one JSON object on stdout")
 	if err := fs.Parse(args); err != nil {
@@ -78,6 +80,9 @@ func (c Config) Validate() error {
 	}
 	if c.Duration < 0 {
 		errs = append(errs, fmt.Errorf("-duration=%s is invalid: accepted is 0 (use -n) or a positive duration", c.Duration))
+	}
+	if c.Rate < 0 || c.Rate > 1e6 {
+		errs = append(errs, fmt.Errorf("-rate=%g is invalid: accepted is 0 (unlimited) to 1000000 calls per second", c.Rate))
 	}
 	if c.Timeout <= 0 {
 		errs = append(errs, fmt.Errorf("-timeout=%s is invalid: accepted is a positive duration", c.Timeout))

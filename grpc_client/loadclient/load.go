@@ -42,6 +42,13 @@ func RunLoad(ctx context.Context, cfg Config) (Summary, error) {
 		return next.Add(1) <= int64(cfg.Calls)
 	}
 
+	var pace <-chan struct{}
+	if cfg.Rate > 0 {
+		stopPacer := make(chan struct{})
+		defer close(stopPacer)
+		pace = pacer(cfg.Rate, cfg.Concurrency, stopPacer)
+	}
+
 	perWorker := make([][]result, cfg.Concurrency)
 	var wg sync.WaitGroup
 	for w := 0; w < cfg.Concurrency; w++ {
@@ -50,6 +57,9 @@ func RunLoad(ctx context.Context, cfg Config) (Summary, error) {
 			defer wg.Done()
 			client := protos.NewPingClient(conns[w%len(conns)])
 			for more() {
+				if pace != nil {
+					<-pace
+				}
 				perWorker[w] = append(perWorker[w], callOnce(context.Background(), client, cfg.Greeting, cfg.Timeout))
 			}
 		}(w)
@@ -62,4 +72,32 @@ func RunLoad(ctx context.Context, cfg Config) (Summary, error) {
 		all = append(all, rs...)
 	}
 	return summarize(cfg.Target(), start, elapsed, all), nil
+}
+
+// pacer releases calls at rate per second. With a fixed rate the number of
+// failed calls during an outage measures the outage, instead of how fast
+// workers can fail; calls the workers cannot keep up with are not queued.
+func pacer(rate float64, burst int, stop <-chan struct{}) <-chan struct{} {
+	tokens := make(chan struct{}, burst)
+	go func() {
+		start := time.Now()
+		released := 0
+		ticker := time.NewTicker(time.Millisecond)
+		defer ticker.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-ticker.C:
+			}
+			due := int(time.Since(start).Seconds() * rate)
+			for ; released < due; released++ {
+				select {
+				case tokens <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}()
+	return tokens
 }

@@ -27,21 +27,24 @@ type Second struct {
 // Summary is the result of a load run; its JSON keys are part of the
 // client's interface (tests and make bench read them).
 type Summary struct {
-	Target         string         `json:"target"`
-	Calls          int            `json:"calls"`
-	OK             int            `json:"ok"`
-	Failed         int            `json:"failed"`
-	ByReplica      map[string]int `json:"by_replica"`
-	Codes          map[string]int `json:"codes"`
-	P50Ms          float64        `json:"p50_ms"`
-	P90Ms          float64        `json:"p90_ms"`
-	P99Ms          float64        `json:"p99_ms"`
-	MaxMs          float64        `json:"max_ms"`
-	DurationS      float64        `json:"duration_s"`
-	CallsPerSecond float64        `json:"calls_per_second"`
-	StartUnixMs    int64          `json:"start_unix_ms"`
-	Timeline       []Second       `json:"timeline"`
-	Failures       []Failure      `json:"failures"`
+	Target    string         `json:"target"`
+	Calls     int            `json:"calls"`
+	OK        int            `json:"ok"`
+	Failed    int            `json:"failed"`
+	ByReplica map[string]int `json:"by_replica"`
+	// FirstReplyUnixMs is when each replica's first reply arrived: how soon
+	// a new replica got traffic.
+	FirstReplyUnixMs map[string]int64 `json:"first_reply_unix_ms"`
+	Codes            map[string]int   `json:"codes"`
+	P50Ms            float64          `json:"p50_ms"`
+	P90Ms            float64          `json:"p90_ms"`
+	P99Ms            float64          `json:"p99_ms"`
+	MaxMs            float64          `json:"max_ms"`
+	DurationS        float64          `json:"duration_s"`
+	CallsPerSecond   float64          `json:"calls_per_second"`
+	StartUnixMs      int64            `json:"start_unix_ms"`
+	Timeline         []Second         `json:"timeline"`
+	Failures         []Failure        `json:"failures"`
 }
 
 // maxKeptFailures bounds memory when every call fails for a long time.
@@ -60,13 +63,14 @@ type result struct {
 // summarize turns the results into a Summary.
 func summarize(target string, start time.Time, elapsed time.Duration, results []result) Summary {
 	s := Summary{
-		Target:      target,
-		ByReplica:   map[string]int{},
-		Codes:       map[string]int{},
-		StartUnixMs: start.UnixMilli(),
-		DurationS:   elapsed.Seconds(),
-		Timeline:    []Second{},
-		Failures:    []Failure{},
+		Target:           target,
+		ByReplica:        map[string]int{},
+		FirstReplyUnixMs: map[string]int64{},
+		Codes:            map[string]int{},
+		StartUnixMs:      start.UnixMilli(),
+		DurationS:        elapsed.Seconds(),
+		Timeline:         []Second{},
+		Failures:         []Failure{},
 	}
 	latencies := make([]time.Duration, 0, len(results))
 	for _, r := range results {
@@ -80,6 +84,10 @@ func summarize(target string, start time.Time, elapsed time.Duration, results []
 		if r.code == codes.OK {
 			s.OK++
 			s.ByReplica[r.replica]++
+			end := r.start.Add(r.latency).UnixMilli()
+			if first, seen := s.FirstReplyUnixMs[r.replica]; !seen || end < first {
+				s.FirstReplyUnixMs[r.replica] = end
+			}
 			s.Timeline[sec].OK++
 			continue
 		}

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/grpc-lb/nginx-consul/grpc_client/loadclient"
+)
+
+// Path is one way calls reach a replica.
+type Path struct {
+	Name string
+	Runs []loadclient.Summary
+}
+
+// Bench holds every measurement of one run.
+type Bench struct {
+	Compose  []string
+	Rounds   int
+	Duration time.Duration
+	ScaleUps int
+
+	Paths        []*Path          // direct, LB -> 1, LB -> 3
+	FirstRouted  []time.Duration  // server listening -> first routed call, per scale-up
+	ScaleLoad    loadclient.Summary
+	ScaleEvents  []ScaleEvent     // when each scale command started, for the plot
+	Memory       []ContainerMemory
+	ImageSizes   map[string]int64
+	Started      time.Time
+}
+
+// ScaleEvent marks a scale command on the plot.
+type ScaleEvent struct {
+	At       time.Time
+	Replicas int
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+}
+
+// Run brings the deployment up, measures, and takes it down unless keep.
+func (b *Bench) Run(keep bool) error {
+	b.Started = time.Now()
+	logf("make up")
+	if out, err := run("make", "up"); err != nil {
+		return fmt.Errorf("make up: %v\n%s", err, out)
+	}
+	if !keep {
+		defer func() {
+			logf("make down")
+			_, _ = run("make", "down")
+		}()
+	}
+	steps := []struct {
+		name string
+		f    func() error
+	}{
+		{"idle memory and image sizes", b.measureMemory},
+		{"throughput: direct, LB -> 1, LB -> 3", b.measurePaths},
+		{"time from listening to first routed call", b.measureFirstRouted},
+		{"failed calls while scaling 2 -> 5 -> 2 under load", b.measureScaleLoad},
+	}
+	for _, s := range steps {
+		logf("%s", s.name)
+		if err := s.f(); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	return nil
+}
+
+// measurePaths interleaves the three paths in every round, so a noisy
+// moment on the shared machine hits all of them alike.
+func (b *Bench) measurePaths() error {
+	direct, lb1, lb3 := &Path{Name: "client -> replica (direct)"}, &Path{Name: "client -> nginx -> 1 replica"}, &Path{Name: "client -> nginx -> 3 replicas"}
+	b.Paths = []*Path{direct, lb1, lb3}
+	load := []string{fmt.Sprintf("-duration=%s", b.Duration), "-c=50", "-connections=4"}
+	for round := 1; round <= b.Rounds; round++ {
+		if err := b.scale(1); err != nil {
+			return err
+		}
+		ips, err := b.replicaIPs()
+		if err != nil || len(ips) != 1 {
+			return fmt.Errorf("replica addresses %v: %v", ips, err)
+		}
+		for _, p := range []struct {
+			path *Path
+			host string
+			port int
+		}{{direct, ips[0], 7777}, {lb1, "load-balancer", 5000}} {
+			s, err := clientRun(p.host, p.port, load...)
+			if err != nil {
+				return err
+			}
+			logf("round %d %s: %.0f calls/s, p50 %.2f ms, p99 %.2f ms, failed %d", round, p.path.Name, s.CallsPerSecond, s.P50Ms, s.P99Ms, s.Failed)
+			p.path.Runs = append(p.path.Runs, s)
+		}
+		if err := b.scale(3); err != nil {
+			return err
+		}
+		if err := waitRouted(3); err != nil {
+			return err
+		}
+		s, err := clientRun("load-balancer", 5000, load...)
+		if err != nil {
+			return err
+		}
+		logf("round %d %s: %.0f calls/s, p50 %.2f ms, p99 %.2f ms, failed %d", round, lb3.Name, s.CallsPerSecond, s.P50Ms, s.P99Ms, s.Failed)
+		lb3.Runs = append(lb3.Runs, s)
+	}
+	return b.scale(1)
+}
+
+// waitRouted waits until calls through the LB reach n replicas.
+func waitRouted(n int) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		s, err := clientRun("load-balancer", 5000, "-n=200", "-c=8")
+		if err == nil && len(s.ByReplica) == n && s.Failed == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("calls reach %v, want %d replicas (err %v)", s.ByReplica, n, err)
+		}
+	}
+}
+
+// median of the runs' values.
+func median(runs []loadclient.Summary, value func(loadclient.Summary) float64) float64 {
+	if len(runs) == 0 {
+		return 0
+	}
+	v := make([]float64, len(runs))
+	for i, r := range runs {
+		v[i] = value(r)
+	}
+	sort.Float64s(v)
+	return v[len(v)/2]
+}

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/grpc-lb/nginx-consul/grpc_client/loadclient"
+)
+
+// network is the compose project's default network (COMPOSE_PROJECT_NAME in .env).
+const network = "grpclb_default"
+
+func composeCommand() []string {
+	if exec.Command("docker", "compose", "version").Run() == nil {
+		return []string{"docker", "compose"}
+	}
+	return []string{"docker-compose"}
+}
+
+func run(name string, args ...string) (string, error) {
+	var out bytes.Buffer
+	cmd := exec.Command(name, args...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	if err != nil {
+		return out.String(), fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, out.String())
+	}
+	return out.String(), nil
+}
+
+func (b *Bench) compose(args ...string) (string, error) {
+	return run(b.Compose[0], append(b.Compose[1:], args...)...)
+}
+
+// scale sets the number of replicas and waits until they are healthy.
+func (b *Bench) scale(n int) error {
+	if _, err := b.compose("up", "-d", "--no-recreate", "--scale", fmt.Sprintf("hello_server=%d", n)); err != nil {
+		return err
+	}
+	_, err := run("build/scripts/wait-healthy.sh", "120")
+	return err
+}
+
+// replicaIPs are the addresses of the hello_server containers on the compose network.
+func (b *Bench) replicaIPs() ([]string, error) {
+	out, err := b.compose("ps", "-q", "hello_server")
+	if err != nil {
+		return nil, err
+	}
+	var ips []string
+	for _, id := range strings.Fields(out) {
+		ip, err := run("docker", "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", id)
+		if err != nil {
+			return nil, err
+		}
+		ips = append(ips, strings.TrimSpace(ip))
+	}
+	return ips, nil
+}
+
+// clientRun runs grpc_client in a container on the compose network, so every
+// path is measured from the same place with the same load generator.
+func clientRun(host string, port int, args ...string) (loadclient.Summary, error) {
+	base := []string{"run", "--rm", "--network", network, "--entrypoint", "/usr/local/bin/grpc_client",
+		"grpc-lb/hello-server:latest", "-host", host, "-port", fmt.Sprint(port), "-json"}
+	out, err := exec.Command("docker", append(base, args...)...).Output()
+	var s loadclient.Summary
+	if jerr := json.Unmarshal(out, &s); jerr != nil {
+		return s, fmt.Errorf("grpc_client %s:%d %v: %v (run error %v): %s", host, port, args, jerr, err, out)
+	}
+	return s, nil
+}
+
+// clientStart starts a long client run in the background; stop it with clientStop.
+func clientStart(name, host string, port int, args ...string) (*exec.Cmd, *bytes.Buffer, error) {
+	base := []string{"run", "--rm", "--name", name, "--network", network, "--entrypoint", "/usr/local/bin/grpc_client",
+		"grpc-lb/hello-server:latest", "-host", host, "-port", fmt.Sprint(port), "-json", "-duration=1h"}
+	var out bytes.Buffer
+	cmd := exec.Command("docker", append(base, args...)...)
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		return nil, nil, err
+	}
+	// Wait until the container runs, so the caller's timeline starts with load on.
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if s, _ := run("docker", "inspect", "--format", "{{.State.Running}}", name); strings.TrimSpace(s) == "true" {
+			return cmd, &out, nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return nil, nil, fmt.Errorf("load container %s did not start", name)
+}
+
+// clientStop interrupts the background client (calls in flight finish) and
+// returns its summary.
+func clientStop(name string, cmd *exec.Cmd, out *bytes.Buffer) (loadclient.Summary, error) {
+	if _, err := run("docker", "kill", "--signal=INT", name); err != nil {
+		return loadclient.Summary{}, err
+	}
+	_ = cmd.Wait()
+	var s loadclient.Summary
+	if err := json.Unmarshal(out.Bytes(), &s); err != nil {
+		return s, fmt.Errorf("background client: %v: %s", err, out.String())
+	}
+	return s, nil
+}

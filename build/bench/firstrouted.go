@@ -1,0 +1,113 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// measureFirstRouted scales 1 -> 2 and back ScaleUps times under a light
+// load, and times each new replica from its server's "serving on" log line
+// to the first call it answered through the load balancer.
+func (b *Bench) measureFirstRouted() error {
+	if err := b.scale(1); err != nil {
+		return err
+	}
+	for i := 1; i <= b.ScaleUps; i++ {
+		before, err := b.replicaIDs()
+		if err != nil {
+			return err
+		}
+		cmd, out, err := clientStart("bench-first-routed", "load-balancer", 5000, "-c=4", "-rate=400")
+		if err != nil {
+			return err
+		}
+		if err := b.scale(2); err != nil {
+			return err
+		}
+		// Give the new replica time to be routed even when it is slow.
+		time.Sleep(5 * time.Second)
+		s, err := clientStop("bench-first-routed", cmd, out)
+		if err != nil {
+			return err
+		}
+		after, err := b.replicaIDs()
+		if err != nil {
+			return err
+		}
+		newID := ""
+		for _, id := range after {
+			if !contains(before, id) {
+				newID = id
+			}
+		}
+		if newID == "" {
+			return fmt.Errorf("no new replica after scaling to 2")
+		}
+		host, listening, err := serverListening(newID)
+		if err != nil {
+			return err
+		}
+		first, ok := s.FirstReplyUnixMs[host]
+		if !ok {
+			return fmt.Errorf("new replica %s got no call within 5 s of being healthy (replicas %v)", host, s.ByReplica)
+		}
+		d := time.UnixMilli(first).Sub(listening)
+		b.FirstRouted = append(b.FirstRouted, d)
+		logf("scale-up %d: %s listening -> first routed call %s", i, host, d.Round(time.Millisecond))
+		if _, err := run("docker", "rm", "-f", newID); err != nil {
+			return err
+		}
+		if err := b.scale(1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *Bench) replicaIDs() ([]string, error) {
+	out, err := b.compose("ps", "-q", "hello_server")
+	return strings.Fields(out), err
+}
+
+// serverListening reads the replica's hostname and when its grpc_server
+// logged "serving on", by docker's log timestamp.
+func serverListening(id string) (string, time.Time, error) {
+	host, err := run("docker", "inspect", "--format", "{{.Config.Hostname}}", id)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	logs, err := run("docker", "logs", "-t", id)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, "grpc_server: ") && strings.Contains(line, "serving on") {
+			stamp, _, _ := strings.Cut(line, " ")
+			at, err := time.Parse(time.RFC3339Nano, stamp)
+			return strings.TrimSpace(host), at, err
+		}
+	}
+	return "", time.Time{}, fmt.Errorf("replica %s never logged serving on", id)
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// percentile of durations, nearest rank.
+func percentile(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	rank := int(p*float64(len(s))+0.999999) - 1
+	return s[max(0, min(rank, len(s)-1))]
+}

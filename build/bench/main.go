@@ -1,0 +1,44 @@
+// Command bench measures the deployment: throughput and latency straight to
+// a replica and through the load balancer, how soon a new replica gets
+// calls, failed calls while scaling, memory and image sizes. It brings the
+// deployment up with `make up`, writes results.md and scale-event.png into
+// -out, and takes it down again. Run it with `make bench`.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+func main() {
+	out := flag.String("out", "build/bench", "directory for results.md and scale-event.png")
+	rounds := flag.Int("rounds", 3, "interleaved rounds of the three throughput paths")
+	duration := flag.Duration("duration", 8*time.Second, "length of each throughput run")
+	scaleUps := flag.Int("scale-ups", 10, "scale-ups timed for the time to first routed call")
+	keep := flag.Bool("keep", false, "leave the deployment running afterwards")
+	flag.Parse()
+	if *rounds < 1 || *duration < time.Second || *scaleUps < 1 {
+		fmt.Fprintln(os.Stderr, "bench: -rounds and -scale-ups must be at least 1, -duration at least 1s")
+		os.Exit(2)
+	}
+	b := &Bench{Compose: composeCommand(), Rounds: *rounds, Duration: *duration, ScaleUps: *scaleUps}
+	if err := b.Run(*keep); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		os.Exit(1)
+	}
+	md := filepath.Join(*out, "results.md")
+	png := filepath.Join(*out, "scale-event.png")
+	if err := os.WriteFile(md, []byte(b.Markdown()), 0o644); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		os.Exit(1)
+	}
+	if err := b.Plot(png); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: plot: %v\n", err)
+		os.Exit(1)
+	}
+	fmt.Print(b.Markdown())
+	fmt.Printf("\nwrote %s and %s\n", md, png)
+}

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"fmt"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/grpc-lb/nginx-consul/grpc_client/loadclient"
+)
+
+// Markdown renders the results table.
+func (b *Bench) Markdown() string {
+	var w strings.Builder
+	fmt.Fprintf(&w, "# Benchmark results\n\n")
+	fmt.Fprintf(&w, "Measured %s on %d cores by `make bench`: the same load generator (`grpc_client -c 50 -connections 4`, %s per run, in a container on the compose network) for every path, %d interleaved rounds, medians shown.\n\n",
+		b.Started.UTC().Format("2006-01-02 15:04 UTC"), runtime.NumCPU(), b.Duration, b.Rounds)
+	fmt.Fprintf(&w, "| path | calls/s | p50 ms | p99 ms | failed | vs direct |\n|---|---|---|---|---|---|\n")
+	direct := median(b.Paths[0].Runs, rps)
+	for _, p := range b.Paths {
+		r := median(p.Runs, rps)
+		failed := 0
+		for _, run := range p.Runs {
+			failed += run.Failed
+		}
+		fmt.Fprintf(&w, "| %s | %.0f | %.2f | %.2f | %d | %.2fx |\n", p.Name, r,
+			median(p.Runs, func(s loadclient.Summary) float64 { return s.P50Ms }),
+			median(p.Runs, func(s loadclient.Summary) float64 { return s.P99Ms }), failed, r/direct)
+	}
+	fmt.Fprintf(&w, "\nPer round (calls/s):")
+	for _, p := range b.Paths {
+		var rs []string
+		for _, r := range p.Runs {
+			rs = append(rs, fmt.Sprintf("%.0f", r.CallsPerSecond))
+		}
+		fmt.Fprintf(&w, " %s: %s;", p.Name, strings.Join(rs, ", "))
+	}
+	fmt.Fprintf(&w, "\n\n| measure | value |\n|---|---|\n")
+	fmt.Fprintf(&w, "| LB/direct ratio (1 replica) | %.2f |\n", median(b.Paths[1].Runs, rps)/direct)
+	fmt.Fprintf(&w, "| LB/direct ratio (3 replicas) | %.2f |\n", median(b.Paths[2].Runs, rps)/direct)
+	fmt.Fprintf(&w, "| new replica: server listening -> first routed call, p50 (%d scale-ups) | %s |\n", len(b.FirstRouted), percentile(b.FirstRouted, 0.5).Round(time.Millisecond))
+	fmt.Fprintf(&w, "| new replica: server listening -> first routed call, p95 | %s |\n", percentile(b.FirstRouted, 0.95).Round(time.Millisecond))
+	fmt.Fprintf(&w, "| failed calls while scaling 2 -> 5 -> 2 under load | %d of %d |\n", b.ScaleLoad.Failed, b.ScaleLoad.Calls)
+	var mem []string
+	sums := map[string][]float64{}
+	for _, m := range b.Memory {
+		sums[m.Service] = append(sums[m.Service], m.MiB)
+	}
+	for svc, v := range sums {
+		mem = append(mem, fmt.Sprintf("%s %.0f MiB", svc, v[0]))
+	}
+	sort.Strings(mem)
+	fmt.Fprintf(&w, "| idle memory per container | %s |\n", strings.Join(mem, ", "))
+	var sizes []string
+	for image, n := range b.ImageSizes {
+		sizes = append(sizes, fmt.Sprintf("%s %.0f MB", image, float64(n)/1e6))
+	}
+	sort.Strings(sizes)
+	fmt.Fprintf(&w, "| image sizes | %s |\n", strings.Join(sizes, ", "))
+	var each []string
+	for _, d := range b.FirstRouted {
+		each = append(each, d.Round(time.Millisecond).String())
+	}
+	fmt.Fprintf(&w, "\nEach scale-up, listening -> first routed call: %s.\n", strings.Join(each, ", "))
+	fmt.Fprintf(&w, "\n![calls per second and failures during scale 2 -> 5 -> 2](scale-event.png)\n")
+	return w.String()
+}
+
+func rps(s loadclient.Summary) float64 { return s.CallsPerSecond }

@@ -1,0 +1,186 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+)
+
+// killReplica SIGKILLs a replica (its restart policy turned off, so it stays
+// dead): calls in flight on it may fail, none started 5 s after the kill.
+func killReplica(t *testing.T, d *Deployment) {
+	consul := consulClient(t)
+	victim := d.ContainerIDs("hello_server")[0]
+	host := d.Docker("inspect", "--format", "{{.Config.Hostname}}", victim)
+	d.Docker("update", "--restart=no", victim)
+	load := d.StartLoad(t, "-c=50", "-rate=1000")
+	time.Sleep(2 * time.Second)
+	killedAt := time.Now()
+	d.Docker("kill", "--signal=KILL", victim)
+	eventually(t, 30*time.Second, "the killed replica leaves Consul's passing set", func() error {
+		hosts, err := passingHostnames(consul, "hello_server")
+		if err != nil {
+			return err
+		}
+		if slices.Contains(hosts, host) {
+			return fmt.Errorf("%s still passing: %v", host, hosts)
+		}
+		return nil
+	})
+	left := time.Since(killedAt)
+	time.Sleep(5 * time.Second)
+	s := load.Stop(t)
+	late := 0
+	for _, f := range s.Failures {
+		if time.UnixMilli(f.StartUnixMs).After(killedAt.Add(5 * time.Second)) {
+			late++
+		}
+	}
+	fmt.Printf("SIGKILL: %d of %d calls failed (%v); it left Consul's passing set after %s; failures started more than 5 s after the kill: %d\n",
+		s.Failed, s.Calls, s.Codes, left.Round(time.Millisecond), late)
+	if late > 0 {
+		t.Fatalf("expected no failed call started more than 5 s after the kill, received %d; failures: %v", late, s.Failures)
+	}
+	d.Docker("rm", "-f", victim)
+	d.routedTo(t, 30*time.Second, d.ScaleTo(t, 3))
+}
+
+func oneConsulServerDown(t *testing.T, d *Deployment) {
+	server := d.ContainerIDs("consul-server-2")[0]
+	load := d.StartLoad(t, "-c=50", "-rate=1000")
+	d.Docker("stop", server)
+	// New replicas are still discovered with two servers of three.
+	d.routedTo(t, 60*time.Second, d.ScaleTo(t, 4))
+	requireNoFailures(t, load.Stop(t), "one Consul server down")
+	d.Docker("start", server)
+	eventually(t, 60*time.Second, "consul-server-2 back in the raft peers", func() error {
+		peers, err := consulClient(t).Status().Peers()
+		if err != nil || len(peers) != 3 {
+			return fmt.Errorf("peers %v, err %v", peers, err)
+		}
+		return nil
+	})
+	d.ScaleTo(t, 3)
+}
+
+func allConsulServersDown(t *testing.T, d *Deployment) {
+	servers := []string{}
+	for _, s := range []string{"consul-server-1", "consul-server-2", "consul-server-3"} {
+		servers = append(servers, d.ContainerIDs(s)[0])
+	}
+	load := d.StartLoad(t, "-c=50", "-rate=1000")
+	d.Docker(append([]string{"stop"}, servers...)...)
+	fmt.Println("all three Consul servers stopped; holding for 2 minutes")
+	time.Sleep(2 * time.Minute)
+	d.Docker(append([]string{"start"}, servers...)...)
+	eventually(t, 2*time.Minute, "Consul has a leader again", func() error {
+		leader, err := consulClient(t).Status().Leader()
+		if err != nil || leader == "" {
+			return fmt.Errorf("leader %q, err %v", leader, err)
+		}
+		return nil
+	})
+	// Without restarting anything, scaling works again.
+	d.routedTo(t, 2*time.Minute, d.ScaleTo(t, 4))
+	requireNoFailures(t, load.Stop(t), "all Consul servers down for 2 minutes")
+	d.ScaleTo(t, 3)
+}
+
+// killLBProcesses SIGKILLs nginx's master and then consul-template inside the
+// LB; supervisord must bring each back within 5 s.
+func killLBProcesses(t *testing.T, d *Deployment) {
+	lb := d.ContainerIDs("load-balancer")[0]
+	pidOf := func(name string) string {
+		out, _ := d.run(time.Minute, "docker", "exec", lb, "sh", "-c",
+			`for p in /proc/[0-9]*; do case "$(tr '\0' ' ' < $p/cmdline 2>/dev/null)" in "`+name+`"*) echo "${p#/proc/}";; esac; done`)
+		return strings.TrimSpace(out)
+	}
+	for _, proc := range []string{"nginx: master process", "/usr/local/bin/consul-template"} {
+		before := pidOf(proc)
+		if before == "" {
+			t.Fatalf("no %q process in the load balancer", proc)
+		}
+		load := d.StartLoad(t, "-c=50", "-rate=1000")
+		time.Sleep(time.Second)
+		killedAt := time.Now()
+		d.Docker("exec", lb, "sh", "-c", "kill -9 "+before)
+		eventually(t, 5*time.Second, proc+" restarted by supervisord", func() error {
+			if now := pidOf(proc); now == "" || now == before {
+				return fmt.Errorf("pid %q (killed %s)", now, before)
+			}
+			return nil
+		})
+		back := time.Since(killedAt)
+		time.Sleep(3 * time.Second)
+		s := load.Stop(t)
+		fmt.Printf("kill -9 %s: back after %s; %d of %d calls failed (%v)\n", proc, back.Round(time.Millisecond), s.Failed, s.Calls, s.Codes)
+	}
+	// Both must serve and react to changes again.
+	d.routedTo(t, 30*time.Second, d.ScaleTo(t, 4))
+	d.ScaleTo(t, 3)
+}
+
+// deadInstance registers a hello_server instance at an address in the
+// compose network where nothing answers, passing by a TTL check, so nginx
+// gets it; calls must route around it.
+func deadInstance(t *testing.T, d *Deployment) {
+	consul := consulClient(t)
+	lb := d.ContainerIDs("load-balancer")[0]
+	subnet := d.Docker("inspect", "--format", "{{range $name, $net := .NetworkSettings.Networks}}{{$name}}{{end}}", lb)
+	cidr := d.Docker("network", "inspect", "--format", "{{range .IPAM.Config}}{{.Subnet}}{{end}}", subnet)
+	dead, err := lastHostAddress(cidr)
+	if err != nil {
+		t.Fatalf("compose network %s subnet %q: %v", subnet, cidr, err)
+	}
+	reg := &api.AgentServiceRegistration{
+		ID: "hello_server-dead", Name: "hello_server", Address: dead, Port: 7777,
+		Meta:  map[string]string{"hostname": "dead"},
+		Check: &api.AgentServiceCheck{TTL: "10m", Status: api.HealthPassing},
+	}
+	if err := consul.Agent().ServiceRegister(reg); err != nil {
+		t.Fatal(err)
+	}
+	defer consul.Agent().ServiceDeregister(reg.ID)
+	load := d.StartLoad(t, "-c=50", "-rate=1000")
+	registeredAt := time.Now()
+	time.Sleep(20 * time.Second)
+	s := load.Stop(t)
+	late := 0
+	for _, f := range s.Failures {
+		if time.UnixMilli(f.StartUnixMs).After(registeredAt.Add(5 * time.Second)) {
+			late++
+		}
+	}
+	fmt.Printf("dead instance at %s: %d of %d calls failed (%v), %d of them started more than 5 s after it appeared; p99 %.1f ms\n",
+		dead, s.Failed, s.Calls, s.Codes, late, s.P99Ms)
+	if late > 0 {
+		t.Fatalf("expected no failures 5 s after the dead instance appeared, received %d: %v", late, s.Failures)
+	}
+}
+
+// lastHostAddress is the highest usable address of an IPv4 subnet: inside
+// the compose network, where docker assigns container addresses from the
+// bottom up, so nothing answers there.
+func lastHostAddress(cidr string) (string, error) {
+	_, n, err := net.ParseCIDR(cidr)
+	if err != nil {
+		return "", err
+	}
+	ip := n.IP.To4()
+	if ip == nil {
+		return "", fmt.Errorf("not an IPv4 subnet")
+	}
+	last := make(net.IP, 4)
+	for i := range ip {
+		last[i] = ip[i] | ^n.Mask[i]
+	}
+	last[3]--
+	return last.String(), nil
+}
