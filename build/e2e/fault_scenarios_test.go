@@ -75,6 +75,9 @@ func allConsulServersDown(t *testing.T, d *Deployment) {
 	for _, s := range []string{"consul-server-1", "consul-server-2", "consul-server-3"} {
 		servers = append(servers, d.ContainerIDs(s)[0])
 	}
+	// The transparency checks, with their 3 minute idle stream, run through
+	// the outage too: the LB must stay transparent while Consul is gone.
+	transparencyResult := startTransparency(t)
 	load := d.StartLoad(t, "-c=50", "-rate=1000")
 	d.Docker(append([]string{"stop"}, servers...)...)
 	fmt.Println("all three Consul servers stopped; holding for 2 minutes")
@@ -90,6 +93,9 @@ func allConsulServersDown(t *testing.T, d *Deployment) {
 	// Without restarting anything, scaling works again.
 	d.routedTo(t, 2*time.Minute, d.ScaleTo(t, 4))
 	requireNoFailures(t, load.Stop(t), "all Consul servers down for 2 minutes")
+	if err := transparencyResult(); err != nil {
+		t.Errorf("the load balancer is not transparent:\n%v", err)
+	}
 	d.ScaleTo(t, 3)
 }
 

@@ -11,7 +11,9 @@ import (
 // deployment, each under load through :5000.
 func TestResilience(t *testing.T) {
 	d := NewDeployment(t)
-	d.Step("R0: make up, scale to 3")
+	// The replicas also serve protos.Echo, the transparency checks' service.
+	t.Setenv("GRPC_SERVER_ECHO", "true")
+	d.Step("R0: make up (replicas with the Echo test service), scale to 3")
 	d.mustRun(45*time.Minute, "make", "up")
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -33,9 +35,10 @@ func TestResilience(t *testing.T) {
 		{"R4: nginx reloads under load, same and new config, zero failed calls", nginxReloads},
 		{"R5: SIGKILL one replica under load", killReplica},
 		{"R6: one Consul server stops under load", oneConsulServerDown},
-		{"R7: all Consul servers stop for 2 min under load", allConsulServersDown},
+		{"R7: all Consul servers stop for 2 min under load; meanwhile every call shape passes the LB unchanged", allConsulServersDown},
 		{"R8: nginx and consul-template killed inside the LB", killLBProcesses},
 		{"R9: an instance whose address does not answer", deadInstance},
+		{"RA: grpcurl and grpc-health-probe through :5000", grpcTools},
 	}
 	for _, sc := range scenarios {
 		if t.Failed() {

@@ -15,6 +15,9 @@ type Config struct {
 	DrainPeriod     time.Duration
 	ShutdownTimeout time.Duration
 	LogCalls        bool
+	// Echo also serves protos.Echo. Off in production: it exists so tests
+	// can check the load balancer, and it answers whatever a client asks.
+	Echo bool
 }
 
 // DefaultDrainPeriod covers the deployment's path from "this replica is
@@ -36,6 +39,8 @@ func ParseConfig(args []string, stderr io.Writer) (Config, error) {
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second,
 		"after the drain period, how long calls in flight may take before they are cut (1ms-10m)")
 	fs.BoolVar(&cfg.LogCalls, "log-calls", false, "log every SayHello call")
+	fs.BoolVar(&cfg.Echo, "echo", false,
+		"also serve protos.Echo, the test service the end-to-end suite uses to check the load balancer is transparent")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}

@@ -13,7 +13,8 @@ import (
 	"github.com/grpc-lb/nginx-consul/protos"
 )
 
-// Server is a gRPC server with the Ping service, health and reflection.
+// Server is a gRPC server with the Ping service, health and reflection, and
+// the Echo test service with -echo.
 type Server struct {
 	GRPC   *grpc.Server
 	Health *health.Server
@@ -21,15 +22,30 @@ type Server struct {
 	logf   func(format string, args ...any)
 }
 
+// EchoMaxMsgSize is the largest message the server sends or receives with
+// -echo: the end-to-end suite sends 8 MiB messages both ways through the load
+// balancer, twice grpc-go's 4 MiB default receive limit.
+const EchoMaxMsgSize = 16 << 20
+
 // New builds the server. opts are passed to grpc.NewServer (tests add an
 // unknown-service handler to get slow calls).
 func New(cfg Config, hostname string, logf func(string, ...any), opts ...grpc.ServerOption) *Server {
+	if cfg.Echo {
+		// Only with -echo: production keeps grpc-go's limits. opts come
+		// after, so a caller's own limits win.
+		opts = append([]grpc.ServerOption{grpc.MaxRecvMsgSize(EchoMaxMsgSize), grpc.MaxSendMsgSize(EchoMaxMsgSize)}, opts...)
+	}
 	s := &Server{GRPC: grpc.NewServer(opts...), Health: health.NewServer(), cfg: cfg, logf: logf}
 	protos.RegisterPingServer(s.GRPC, &Ping{Hostname: hostname, LogCalls: cfg.LogCalls})
 	healthpb.RegisterHealthServer(s.GRPC, s.Health)
 	reflection.Register(s.GRPC)
 	s.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.Health.SetServingStatus(protos.Ping_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	if cfg.Echo {
+		protos.RegisterEchoServer(s.GRPC, NewEcho(hostname))
+		s.Health.SetServingStatus(protos.Echo_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+		logf("serving protos.Echo too (-echo), with messages up to %d bytes", EchoMaxMsgSize)
+	}
 	return s
 }
 

@@ -21,11 +21,11 @@ type Registrar struct {
 	Backoff func(attempt int) time.Duration
 }
 
-// DefaultBackoff doubles from 250 ms up to 5 s: ten attempts span about 28 s,
-// enough for a container's agent to start.
+// DefaultBackoff doubles from 100 ms up to 5 s: the first retries catch a
+// container's agent as soon as it answers, and ten attempts span about 21 s.
 func DefaultBackoff(attempt int) time.Duration {
-	d := 250 * time.Millisecond << (attempt - 1)
-	if attempt > 6 || d > 5*time.Second {
+	d := 100 * time.Millisecond << (attempt - 1)
+	if attempt > 7 || d > 5*time.Second {
 		return 5 * time.Second
 	}
 	return d
@@ -40,7 +40,11 @@ func (r *Registrar) registerOnce() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return addr, r.Agent.Register(Registration(r.Config, r.Hostname, addr))
+	reg := Registration(r.Config, r.Hostname, addr)
+	if probeHealthy(r.Config, addr) {
+		reg.Check.Status = "passing"
+	}
+	return addr, r.Agent.Register(reg)
 }
 
 // Register tries RegisterAttempts times with backoff and returns the last

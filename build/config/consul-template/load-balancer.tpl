@@ -3,7 +3,12 @@
 # in Consul overwrites it.
 upstream hello_server {
 {{- range service "hello_server" }}
-    server {{ .Address }}:{{ .Port }} max_fails=1 fail_timeout=10s;
+    # max_fails=0: nginx counts a stream the replica resets (grpc-go does so
+    # when a call's deadline passes) as a failed attempt, so max_fails=1 would
+    # take healthy replicas out on ordinary client deadlines. Consul's health
+    # check removes dead replicas instead, and a refused or timed-out connect
+    # is retried on another replica (grpc_next_upstream).
+    server {{ .Address }}:{{ .Port }} max_fails=0;
 {{- else }}
     # No passing replica. A server marked down keeps the config valid, and
     # every call gets gRPC status 14 UNAVAILABLE from @no_replica.
