@@ -62,11 +62,19 @@ func (b *Bench) replicaIPs() ([]string, error) {
 	return ips, nil
 }
 
+// clientCPUs limits the load generator's container (docker run --cpus) in
+// the throughput runs; empty means no limit.
+var clientCPUs string
+
 // clientRun runs grpc_client in a container on the compose network, so every
 // path is measured from the same place with the same load generator.
 func clientRun(host string, port int, args ...string) (loadclient.Summary, error) {
-	base := []string{"run", "--rm", "--network", network, "--entrypoint", "/usr/local/bin/grpc_client",
-		"grpc-lb/hello-server:latest", "-host", host, "-port", fmt.Sprint(port), "-json"}
+	base := []string{"run", "--rm", "--network", network}
+	if clientCPUs != "" {
+		base = append(base, "--cpus", clientCPUs)
+	}
+	base = append(base, "--entrypoint", "/usr/local/bin/grpc_client",
+		"grpc-lb/hello-server:latest", "-host", host, "-port", fmt.Sprint(port), "-json")
 	out, err := exec.Command("docker", append(base, args...)...).Output()
 	var s loadclient.Summary
 	if jerr := json.Unmarshal(out, &s); jerr != nil {

@@ -19,6 +19,7 @@ func main() {
 	duration := flag.Duration("duration", 8*time.Second, "length of each throughput run")
 	scaleUps := flag.Int("scale-ups", 10, "scale-ups timed for the time to first routed call")
 	keep := flag.Bool("keep", false, "leave the deployment running afterwards")
+	flag.StringVar(&clientCPUs, "client-cpus", "1", "CPUs the load generator may use in the throughput runs (docker run --cpus; empty: no limit)")
 	flag.Parse()
 	if *rounds < 1 || *duration < time.Second || *scaleUps < 1 {
 		fmt.Fprintln(os.Stderr, "bench: -rounds and -scale-ups must be at least 1, -duration at least 1s")

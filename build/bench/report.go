@@ -14,8 +14,12 @@ import (
 func (b *Bench) Markdown() string {
 	var w strings.Builder
 	fmt.Fprintf(&w, "# Benchmark results\n\n")
-	fmt.Fprintf(&w, "Measured %s on %d cores by `make bench`: the same load generator (`grpc_client -c 50 -connections 4`, %s per run, in a container on the compose network) for every path, %d interleaved rounds, medians shown.\n\n",
-		b.Started.UTC().Format("2006-01-02 15:04 UTC"), runtime.NumCPU(), b.Duration, b.Rounds)
+	cpus := clientCPUs
+	if cpus == "" {
+		cpus = "no limit"
+	}
+	fmt.Fprintf(&w, "Measured %s on %d cores by `make bench`: the same load generator (`grpc_client -c 50 -connections 4`, %s per run, in a container on the compose network, CPUs: %s) for every path, %d interleaved rounds, medians shown.\n\n",
+		b.Started.UTC().Format("2006-01-02 15:04 UTC"), runtime.NumCPU(), b.Duration, cpus, b.Rounds)
 	fmt.Fprintf(&w, "| path | calls/s | p50 ms | p99 ms | failed | vs direct |\n|---|---|---|---|---|---|\n")
 	direct := median(b.Paths[0].Runs, rps)
 	for _, p := range b.Paths {

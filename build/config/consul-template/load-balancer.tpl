@@ -1,13 +1,14 @@
 # Rendered by consul-template from the passing hello_server instances in
 # Consul. Do not edit /etc/nginx/conf.d/load-balancer.conf: the next change
 # in Consul overwrites it.
+#
+# max_fails=0: nginx counts a stream the replica resets (grpc-go does so when
+# a call's deadline passes) as a failed attempt, so max_fails=1 would take
+# healthy replicas out on ordinary client deadlines. Consul's health check
+# removes dead replicas instead, and a refused or timed-out connect is
+# retried on another replica (grpc_next_upstream).
 upstream hello_server {
 {{- range service "hello_server" }}
-    # max_fails=0: nginx counts a stream the replica resets (grpc-go does so
-    # when a call's deadline passes) as a failed attempt, so max_fails=1 would
-    # take healthy replicas out on ordinary client deadlines. Consul's health
-    # check removes dead replicas instead, and a refused or timed-out connect
-    # is retried on another replica (grpc_next_upstream).
     server {{ .Address }}:{{ .Port }} max_fails=0;
 {{- else }}
     # No passing replica. A server marked down keeps the config valid, and

@@ -15,7 +15,7 @@ if ! out=$(nginx -e stderr -t -q -c /etc/nginx/nginx.conf 2>&1); then
     exit 0
 fi
 cp "$live" "$good"
-replicas=$(grep -c 'max_fails=' "$live")
+replicas=$(grep -c '^ *server .* max_fails=' "$live")
 
 if [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
     # A reload starts new workers with the new upstreams; old workers finish
