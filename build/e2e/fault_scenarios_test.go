@@ -190,3 +190,52 @@ func lastHostAddress(cidr string) (string, error) {
 	last[3]--
 	return last.String(), nil
 }
+
+// invalidRender registers an instance whose address makes the rendered
+// nginx config invalid: nginx must keep serving the last good config and
+// consul-template must keep running and recover once the instance is gone.
+func invalidRender(t *testing.T, d *Deployment) {
+	consul := consulClient(t)
+	lb := d.ContainerIDs("load-balancer")[0]
+	templatePID := func() string {
+		out, _ := d.run(time.Minute, "docker", "exec", lb, "sh", "-c",
+			`for p in /proc/[0-9]*; do case "$(tr '\0' ' ' < $p/cmdline 2>/dev/null)" in /usr/local/bin/consul-template*) echo "${p#/proc/}";; esac; done`)
+		return strings.TrimSpace(out)
+	}
+	before := templatePID()
+	since := time.Now()
+	load := d.StartLoad(t, "-c=50", "-rate=1000")
+	reg := &api.AgentServiceRegistration{
+		ID: "hello_server-invalid", Name: "hello_server", Address: "not an address;", Port: 7777,
+		Meta:  map[string]string{"hostname": "invalid"},
+		Check: &api.AgentServiceCheck{TTL: "10m", Status: api.HealthPassing},
+	}
+	if err := consul.Agent().ServiceRegister(reg); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "reload-nginx rejects the invalid render", func() error {
+		for _, l := range d.Logs(lb, since) {
+			if strings.Contains(l.Text, "reload-nginx: nginx -t rejected the rendered") {
+				return nil
+			}
+		}
+		return fmt.Errorf("no rejection logged yet")
+	})
+	if err := consul.Agent().ServiceDeregister(reg.ID); err != nil {
+		t.Fatal(err)
+	}
+	// The restored last good config stays; calls keep reaching the replicas.
+	live := d.Docker("exec", lb, "cat", "/etc/nginx/conf.d/load-balancer.conf")
+	if strings.Contains(live, "not an address") {
+		t.Fatalf("the invalid render is still in place:\n%s", live)
+	}
+	hosts, err := passingHostnames(consul, "hello_server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.routedTo(t, 30*time.Second, hosts)
+	requireNoFailures(t, load.Stop(t), "invalid render")
+	if after := templatePID(); after != before || after == "" {
+		t.Fatalf("consul-template pid: expected it to keep running as %s, received %q", before, after)
+	}
+}

@@ -44,6 +44,11 @@ func TestREADME(t *testing.T) {
 		t.Fatalf("client reply:\n  expected %q\n  received %q", want, reply)
 	}
 	fmt.Printf("client: %s\n", reply)
+	// The original README's form of the same command.
+	out := strings.TrimSpace(d.mustRun(5*time.Minute, "go", "run", "grpc_client/main.go", "-port=5000"))
+	if want := "Hello from " + hosts[0] + "."; out != want {
+		t.Fatalf("go run grpc_client/main.go -port=5000:\n  expected %q\n  received %q", want, out)
+	}
 
 	d.Step("2: Consul UI on 8500; catalog has 3 servers, the agents and hello_server passing")
 	eventually(t, 30*time.Second, "Consul UI answers", uiAnswers)

@@ -39,6 +39,7 @@ func TestResilience(t *testing.T) {
 		{"R8: nginx and consul-template killed inside the LB", killLBProcesses},
 		{"R9: an instance whose address does not answer", deadInstance},
 		{"RA: grpcurl and grpc-health-probe through :5000", grpcTools},
+		{"RB: an invalid render keeps nginx serving and consul-template running", invalidRender},
 	}
 	for _, sc := range scenarios {
 		if t.Failed() {
