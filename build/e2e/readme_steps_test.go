@@ -157,10 +157,11 @@ func TestREADME(t *testing.T) {
 	}
 }
 
-// scale runs the README's scaling command and waits until the replicas are healthy.
+// scale runs the README's scaling command as written there and waits until
+// the replicas are healthy.
 func scale(t *testing.T, d *Deployment, n int) {
 	t.Helper()
-	d.Compose(10*time.Minute, "up", "-d", "--no-recreate", "--scale", fmt.Sprintf("hello_server=%d", n))
+	d.Compose(10*time.Minute, "up", "-d", "--scale", fmt.Sprintf("hello_server=%d", n))
 	eventually(t, 2*time.Minute, fmt.Sprintf("%d hello_server containers running", n), func() error {
 		if got := len(d.Hostnames()); got != n {
 			return fmt.Errorf("running hello_server containers: expected %d, received %d", n, got)

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/../.."
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-make --no-print-directory bin/protoc-gen-go bin/protoc-gen-go-grpc >/dev/null
+make --no-print-directory "$PWD/bin/protoc-gen-go" "$PWD/bin/protoc-gen-go-grpc" >/dev/null
 protoc --version | grep -qx "libprotoc 3.21.12" || {
   echo "check-generated: need protoc 3.21.12 (Debian: apt-get install protobuf-compiler), found: $(protoc --version 2>&1)"
   exit 1
