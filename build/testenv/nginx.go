@@ -7,9 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 )
 
 // NginxBin is the nginx the deployment runs.
@@ -34,31 +32,7 @@ func StartNginx(t testing.TB, upstreamAddrs []string) string {
 		t.Fatal(err)
 	}
 
-	p := Start(t, nil, NginxBin, "-e", "stderr", "-p", dir, "-c", conf)
-	// Registered after Start's cleanup, so it runs first: a killed master
-	// would leave its workers behind, still listening.
-	t.Cleanup(func() {
-		if p.Exited() {
-			return
-		}
-		_ = p.Cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(10 * time.Second):
-			t.Errorf("nginx did not stop within 10s of SIGTERM; output:\n%s", p.Output())
-		}
-	})
-
-	Eventually(t, 10*time.Second, "nginx accepts connections on "+addr, func() error {
-		if p.Exited() {
-			t.Fatalf("nginx exited with %v before accepting connections; output:\n%s", p.err, p.Output())
-		}
-		conn, err := net.DialTimeout("tcp", addr, time.Second)
-		if err != nil {
-			return err
-		}
-		return conn.Close()
-	})
+	runNginx(t, dir, conf, addr)
 	return addr
 }
 
