@@ -68,6 +68,11 @@ func TestSummarizeCountsAndPercentiles(t *testing.T) {
 	if s.DurationS != 2 || s.CallsPerSecond != 6 || s.StartUnixMs != t0.UnixMilli() {
 		t.Errorf("duration_s/calls_per_second/start: got %v/%v/%d, want 2/6/%d", s.DurationS, s.CallsPerSecond, s.StartUnixMs, t0.UnixMilli())
 	}
+	// The first reply of each replica: a's 1 ms call, b's 2 ms, c's 3 ms.
+	wantFirst := map[string]int64{"a": t0.UnixMilli() + 1, "b": t0.UnixMilli() + 2, "c": t0.UnixMilli() + 3}
+	if !maps.Equal(s.FirstReplyUnixMs, wantFirst) {
+		t.Errorf("first_reply_unix_ms: got %v, want %v", s.FirstReplyUnixMs, wantFirst)
+	}
 	wantTimeline := []Second{{Second: 0, OK: 10}, {Second: 1, Failed: 2}}
 	if !slices.Equal(s.Timeline, wantTimeline) {
 		t.Errorf("timeline: got %+v, want %+v", s.Timeline, wantTimeline)
