@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -50,12 +51,17 @@ func (d *Deployment) Step(format string, args ...any) {
 }
 
 // run runs a command in the repository root and returns its combined output.
+// make's output is also shown as it comes, so a long `make up` shows progress.
 func (d *Deployment) run(timeout time.Duration, name string, args ...string) (string, error) {
 	cmd := exec.Command(name, args...)
 	cmd.Dir = d.root
 	cmd.Env = os.Environ()
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
+	if name == "make" {
+		shown := io.MultiWriter(&out, os.Stdout)
+		cmd.Stdout, cmd.Stderr = shown, shown
+	}
 	if err := cmd.Start(); err != nil {
 		return "", err
 	}
