@@ -30,6 +30,10 @@ func TestREADME(t *testing.T) {
 
 	d.Step("1: make up, then one call through :5000")
 	d.mustRun(45*time.Minute, "make", "up")
+	if d.compose[0] == "docker" {
+		// Compose v2: its own wait for every healthcheck must succeed too.
+		d.Compose(5*time.Minute, "up", "-d", "--wait")
+	}
 	hosts := d.Hostnames()
 	if len(hosts) != 1 {
 		t.Fatalf("after make up: %d running hello_server containers, want 1: %v", len(hosts), hosts)
