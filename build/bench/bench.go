@@ -13,6 +13,7 @@ import (
 type Path struct {
 	Name string
 	Runs []loadclient.Summary
+	CPU  []CPUPerCall // one per run
 }
 
 // Bench holds every measurement of one run.
@@ -86,17 +87,11 @@ func (b *Bench) measurePaths() error {
 		if err != nil || len(ips) != 1 {
 			return fmt.Errorf("replica addresses %v: %v", ips, err)
 		}
-		for _, p := range []struct {
-			path *Path
-			host string
-			port int
-		}{{direct, ips[0], 7777}, {lb1, "load-balancer", 5000}} {
-			s, err := clientRun(p.host, p.port, load...)
-			if err != nil {
-				return err
-			}
-			logf("round %d %s: %.0f calls/s, p50 %.2f ms, p99 %.2f ms, failed %d", round, p.path.Name, s.CallsPerSecond, s.P50Ms, s.P99Ms, s.Failed)
-			p.path.Runs = append(p.path.Runs, s)
+		if err := b.measureRun(round, direct, ips[0], 7777, load); err != nil {
+			return err
+		}
+		if err := b.measureRun(round, lb1, "load-balancer", 5000, load); err != nil {
+			return err
 		}
 		if err := b.scale(3); err != nil {
 			return err
@@ -104,14 +99,42 @@ func (b *Bench) measurePaths() error {
 		if err := waitRouted(3); err != nil {
 			return err
 		}
-		s, err := clientRun("load-balancer", 5000, load...)
-		if err != nil {
+		if err := b.measureRun(round, lb3, "load-balancer", 5000, load); err != nil {
 			return err
 		}
-		logf("round %d %s: %.0f calls/s, p50 %.2f ms, p99 %.2f ms, failed %d", round, lb3.Name, s.CallsPerSecond, s.P50Ms, s.P99Ms, s.Failed)
-		lb3.Runs = append(lb3.Runs, s)
 	}
 	return b.scale(1)
+}
+
+// measureRun runs the load generator against host:port once and records the
+// summary and where the CPU time went.
+func (b *Bench) measureRun(round int, path *Path, host string, port int, load []string) error {
+	lb, err := b.serviceIDs("load-balancer")
+	if err != nil || len(lb) != 1 {
+		return fmt.Errorf("load-balancer container %v: %v", lb, err)
+	}
+	replicas, err := b.serviceIDs("hello_server")
+	if err != nil {
+		return err
+	}
+	before, err := takeCPUSnapshot(lb[0], replicas)
+	if err != nil {
+		return err
+	}
+	s, err := clientRun(host, port, load...)
+	if err != nil {
+		return err
+	}
+	after, err := takeCPUSnapshot(lb[0], replicas)
+	if err != nil {
+		return err
+	}
+	cpu := perCall(before, after, s.CPUSeconds, s.Calls)
+	logf("round %d %s: %.0f calls/s, p50 %.2f ms, p99 %.2f ms, failed %d; CPU per call: client %s, LB %s, replicas %s, machine %s",
+		round, path.Name, s.CallsPerSecond, s.P50Ms, s.P99Ms, s.Failed, cpu.Client, cpu.LB, cpu.Replicas, cpu.Machine)
+	path.Runs = append(path.Runs, s)
+	path.CPU = append(path.CPU, cpu)
+	return nil
 }
 
 // waitRouted waits until calls through the LB reach n replicas.

@@ -45,14 +45,23 @@ func (b *Bench) scale(n int) error {
 	return err
 }
 
+// serviceIDs are the container IDs of a compose service.
+func (b *Bench) serviceIDs(service string) ([]string, error) {
+	out, err := b.compose("ps", "-q", service)
+	if err != nil {
+		return nil, err
+	}
+	return strings.Fields(out), nil
+}
+
 // replicaIPs are the addresses of the hello_server containers on the compose network.
 func (b *Bench) replicaIPs() ([]string, error) {
-	out, err := b.compose("ps", "-q", "hello_server")
+	ids, err := b.serviceIDs("hello_server")
 	if err != nil {
 		return nil, err
 	}
 	var ips []string
-	for _, id := range strings.Fields(out) {
+	for _, id := range ids {
 		ip, err := run("docker", "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", id)
 		if err != nil {
 			return nil, err

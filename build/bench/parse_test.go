@@ -48,3 +48,43 @@ func TestPercentile(t *testing.T) {
 		t.Errorf("p95 of nothing: expected 0, received %s", got)
 	}
 }
+
+func TestParseCgroupCPU(t *testing.T) {
+	for in, want := range map[string]time.Duration{
+		"usage_usec 1500000\nuser_usec 1000000\nsystem_usec 500000\n": 1500 * time.Millisecond, // cgroup v2
+		"cpuacct_ns 5085305112\n":                                     5085305112,              // cgroup v1
+	} {
+		got, err := parseCgroupCPU(in)
+		if err != nil || got != want {
+			t.Errorf("parseCgroupCPU(%q): expected %s, received %s (err %v)", in, want, got, err)
+		}
+	}
+	if _, err := parseCgroupCPU("cpuacct_ns \n"); err == nil {
+		t.Error("parseCgroupCPU with no number: expected an error")
+	}
+}
+
+func TestParseProcStatBusy(t *testing.T) {
+	// user nice system idle iowait irq softirq steal guest guest_nice
+	stat := "cpu  100 5 50 9000 20 1 4 0 30 0\ncpu0 50 2 25 4500 10 0 2 0 15 0\n"
+	got, err := parseProcStatBusy(stat)
+	if want := 160 * 10 * time.Millisecond; err != nil || got != want {
+		t.Errorf("expected %s busy (idle, iowait and guest left out), received %s (err %v)", want, got, err)
+	}
+	if _, err := parseProcStatBusy("intr 1 2 3\n"); err == nil {
+		t.Error("expected an error for a /proc/stat without the cpu line")
+	}
+}
+
+func TestPerCall(t *testing.T) {
+	before := cpuSnapshot{lb: time.Second, replicas: 2 * time.Second, machine: 10 * time.Second}
+	after := cpuSnapshot{lb: 3 * time.Second, replicas: 6 * time.Second, machine: 20 * time.Second}
+	got := perCall(before, after, 1.0, 100000)
+	want := CPUPerCall{Client: 10 * time.Microsecond, LB: 20 * time.Microsecond, Replicas: 40 * time.Microsecond, Machine: 100 * time.Microsecond}
+	if got != want {
+		t.Errorf("expected %+v, received %+v", want, got)
+	}
+	if zero := perCall(before, after, 1, 0); zero != (CPUPerCall{}) {
+		t.Errorf("no calls: expected zeros, received %+v", zero)
+	}
+}

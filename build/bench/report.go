@@ -40,7 +40,16 @@ func (b *Bench) Markdown() string {
 		}
 		fmt.Fprintf(&w, " %s: %s;", p.Name, strings.Join(rs, ", "))
 	}
-	fmt.Fprintf(&w, "\n\n| measure | value |\n|---|---|\n")
+	fmt.Fprintf(&w, "\n\nWhere the CPU time went, per call (medians of the rounds; the machine column is every core's busy time, including the kernel's network work, which no container is charged for):\n\n")
+	fmt.Fprintf(&w, "| path | client | load-balancer container | replica container(s) | whole machine |\n|---|---|---|---|---|\n")
+	for _, p := range b.Paths {
+		fmt.Fprintf(&w, "| %s | %s | %s | %s | %s |\n", p.Name,
+			medianCPU(p.CPU, func(c CPUPerCall) time.Duration { return c.Client }),
+			medianCPU(p.CPU, func(c CPUPerCall) time.Duration { return c.LB }),
+			medianCPU(p.CPU, func(c CPUPerCall) time.Duration { return c.Replicas }),
+			medianCPU(p.CPU, func(c CPUPerCall) time.Duration { return c.Machine }))
+	}
+	fmt.Fprintf(&w, "\n| measure | value |\n|---|---|\n")
 	fmt.Fprintf(&w, "| LB/direct ratio (1 replica) | %.2f |\n", median(b.Paths[1].Runs, rps)/direct)
 	fmt.Fprintf(&w, "| LB/direct ratio (3 replicas) | %.2f |\n", median(b.Paths[2].Runs, rps)/direct)
 	fmt.Fprintf(&w, "| new replica: server listening -> first routed call, p50 (%d scale-ups) | %s |\n", len(b.FirstRouted), percentile(b.FirstRouted, 0.5).Round(time.Millisecond))
@@ -72,3 +81,16 @@ func (b *Bench) Markdown() string {
 }
 
 func rps(s loadclient.Summary) float64 { return s.CallsPerSecond }
+
+// medianCPU is the median of one part's CPU per call, in microseconds.
+func medianCPU(runs []CPUPerCall, part func(CPUPerCall) time.Duration) string {
+	if len(runs) == 0 {
+		return "-"
+	}
+	v := make([]time.Duration, len(runs))
+	for i, r := range runs {
+		v[i] = part(r)
+	}
+	sort.Slice(v, func(i, j int) bool { return v[i] < v[j] })
+	return fmt.Sprintf("%.1f µs", float64(v[len(v)/2])/float64(time.Microsecond))
+}

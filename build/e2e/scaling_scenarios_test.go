@@ -21,8 +21,10 @@ func scalingUnderLoad(t *testing.T, d *Deployment) {
 }
 
 // scaleDownDrains stops one replica the way compose does (SIGTERM, then
-// SIGKILL after the grace period) and checks the order of what follows in
-// the replica's and the load balancer's logs.
+// SIGKILL after the grace period) and checks, in the replica's and the load
+// balancer's logs, that the drain happens in order: deregistered, then
+// NOT_SERVING, then the LB stops routing to it, then the calls in flight
+// finish, then it exits by itself within the grace period.
 func scaleDownDrains(t *testing.T, d *Deployment) {
 	ids := d.ContainerIDs("hello_server")
 	victim := ids[0]
@@ -47,18 +49,28 @@ func scaleDownDrains(t *testing.T, d *Deployment) {
 		deregistered.Sub(stopAt).Round(time.Millisecond), notServing.Sub(stopAt).Round(time.Millisecond),
 		lbReloaded.Sub(stopAt).Round(time.Millisecond), graceful.Sub(stopAt).Round(time.Millisecond),
 		completed.Sub(stopAt).Round(time.Millisecond), stopped.Round(time.Millisecond))
-	for _, c := range []struct {
-		before, after time.Time
-		what          string
+	exited := stopAt.Add(stopped)
+	// The order the issue asks for, each step strictly after the one before.
+	steps := []struct {
+		at   time.Time
+		what string
 	}{
-		{deregistered, lbReloaded, "deregistration before the LB stops routing"},
-		{notServing, graceful, "NOT_SERVING before the graceful stop"},
-		{lbReloaded, graceful, "the LB stops routing before the server stops accepting calls"},
-		{graceful, completed, "calls in flight complete after the graceful stop began"},
-	} {
-		if !c.before.Before(c.after) {
-			t.Errorf("order: expected %s (%s then %s)", c.what, c.before.Format("15:04:05.000"), c.after.Format("15:04:05.000"))
+		{deregistered, "1. deregistered from Consul"},
+		{notServing, "2. health reports NOT_SERVING"},
+		{lbReloaded, "3. the LB stops routing to it"},
+		{completed, "4. calls in flight finish"},
+		{exited, "5. it exits"},
+	}
+	for i := 1; i < len(steps); i++ {
+		if !steps[i-1].at.Before(steps[i].at) {
+			t.Errorf("order: expected %q (%s) before %q (%s)", steps[i-1].what, steps[i-1].at.Format("15:04:05.000"),
+				steps[i].what, steps[i].at.Format("15:04:05.000"))
 		}
+	}
+	// The server keeps accepting calls until nginx no longer sends it any.
+	if !lbReloaded.Before(graceful) {
+		t.Errorf("order: the LB stopped routing (%s) after the server stopped accepting calls (%s)",
+			lbReloaded.Format("15:04:05.000"), graceful.Format("15:04:05.000"))
 	}
 	if code := d.Docker("inspect", "--format", "{{.State.ExitCode}} {{.State.OOMKilled}}", victim); strings.HasPrefix(code, "137") {
 		t.Errorf("the replica was SIGKILLed at the end of the grace period (exit %s) instead of exiting by itself", code)

@@ -28,6 +28,7 @@ func RunLoad(ctx context.Context, cfg Config) (Summary, error) {
 
 	var next atomic.Int64
 	var deadline time.Time
+	cpuBefore, cpuKnown := processCPU()
 	start := time.Now()
 	if cfg.Duration > 0 {
 		deadline = start.Add(cfg.Duration)
@@ -66,12 +67,18 @@ func RunLoad(ctx context.Context, cfg Config) (Summary, error) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpuAfter, _ := processCPU()
 
 	var all []result
 	for _, rs := range perWorker {
 		all = append(all, rs...)
 	}
-	return summarize(cfg.Target(), start, elapsed, all), nil
+	s := summarize(cfg.Target(), start, elapsed, all)
+	s.CPUSeconds = -1
+	if cpuKnown {
+		s.CPUSeconds = (cpuAfter - cpuBefore).Seconds()
+	}
+	return s, nil
 }
 
 // pacer releases calls at rate per second. With a fixed rate the number of

@@ -43,8 +43,11 @@ type Summary struct {
 	DurationS        float64          `json:"duration_s"`
 	CallsPerSecond   float64          `json:"calls_per_second"`
 	StartUnixMs      int64            `json:"start_unix_ms"`
-	Timeline         []Second         `json:"timeline"`
-	Failures         []Failure        `json:"failures"`
+	// CPUSeconds is the CPU time the client itself used while sending the
+	// calls (user and system; -1 where the platform does not say).
+	CPUSeconds float64   `json:"cpu_seconds"`
+	Timeline   []Second  `json:"timeline"`
+	Failures   []Failure `json:"failures"`
 }
 
 // maxKeptFailures bounds memory when every call fails for a long time.

@@ -1,0 +1,80 @@
+#!/bin/sh
+# Entry point of the hello_server and load-balancer containers: runs
+# supervisord, and on SIGTERM or SIGINT stops its programs one at a time, in
+# the order of SUPERVISORD_STOP_ORDER (set in each image).
+#
+# supervisord v0.7.3 stops every program at once on SIGTERM. A replica must
+# drain in order instead: the registrar deregisters it from Consul and exits,
+# only then does grpc_server report NOT_SERVING, keep serving while nginx
+# reloads without it, and finish the calls in flight; the Consul agent leaves
+# last. Each program is stopped with `supervisord ctl stop` (its stopsignal
+# and stopwaitsecs apply as usual) and the next starts only once it is gone.
+set -u
+
+conf=/etc/supervisord/supervisord.conf
+# supervisord's own RPC socket ([unix_http_server] in supervisord.conf).
+ctl() { /usr/local/bin/supervisord ctl -s unix:///tmp/supervisord.sock "$@"; }
+log() { echo "entrypoint: $*"; }
+
+if [ -z "${SUPERVISORD_STOP_ORDER:-}" ]; then
+    echo "entrypoint: SUPERVISORD_STOP_ORDER is empty; set it to the supervisord programs in the order they must stop, e.g. \"registrar grpc-server consul-agent\"" >&2
+    exit 2
+fi
+
+# A program's pid, or 0 once supervisord no longer runs it.
+program_pid() { ctl pid "$1" 2>/dev/null | tr -dc '0-9'; }
+
+# Milliseconds since boot, for deadlines and the log.
+now_ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; }
+
+# Stops one program and returns once it has exited. `ctl stop` itself waits
+# for the exit but checks only once a second, so it runs in the background
+# and the pid is watched instead: the next program is signalled within tens
+# of milliseconds (a replica must report NOT_SERVING well before nginx, 250 ms
+# after the deregistration at the earliest, reloads without it).
+stop_program() {
+    program=$1
+    pid=$(program_pid "$program")
+    if [ -z "$pid" ] || [ "$pid" = 0 ]; then
+        log "$program is not running"
+        return
+    fi
+    started=$(now_ms)
+    log "stopping $program (pid $pid)"
+    ctl stop "$program" >/dev/null 2>&1 &
+    # supervisord sends SIGKILL after the program's stopwaitsecs; this
+    # deadline only guards against supervisord itself not answering.
+    deadline=$((started + 60000))
+    while kill -0 "$pid" 2>/dev/null; do
+        if [ "$(now_ms)" -gt "$deadline" ]; then
+            log "$program still running after 60 s; going on"
+            return
+        fi
+        sleep 0.02
+    done
+    log "$program stopped after $(($(now_ms) - started)) ms"
+}
+
+stop_in_order() {
+    trap '' TERM INT
+    log "received a stop signal; stopping in order: $SUPERVISORD_STOP_ORDER"
+    for program in $SUPERVISORD_STOP_ORDER; do
+        stop_program "$program"
+    done
+    # Nothing is left running. shutdown exits 0 (a SIGTERM would make
+    # supervisord exit 255).
+    ctl shutdown >/dev/null 2>&1 || kill -TERM "$supervisord_pid" 2>/dev/null
+}
+
+/usr/local/bin/supervisord -c "$conf" &
+supervisord_pid=$!
+trap stop_in_order TERM INT
+
+# wait returns early when a trapped signal arrives; keep waiting until
+# supervisord itself has exited, and exit with its status.
+while :; do
+    wait "$supervisord_pid"
+    status=$?
+    kill -0 "$supervisord_pid" 2>/dev/null || break
+done
+exit "$status"
