@@ -11,6 +11,13 @@ protoc --version | grep -qx "libprotoc 3.21.12" || {
   echo "check-generated: need protoc 3.21.12 (Debian: apt-get install protobuf-compiler), found: $(protoc --version 2>&1)"
   exit 1
 }
+# protoc looks for the well-known types (google/protobuf/duration.proto) in
+# its own include directory; Debian ships them in libprotobuf-dev.
+echo 'syntax = "proto3"; import "google/protobuf/duration.proto";' > "$tmp/wkt.proto"
+protoc -I"$tmp" --descriptor_set_out=/dev/null "$tmp/wkt.proto" 2>/dev/null || {
+  echo "check-generated: protoc cannot find google/protobuf/duration.proto, which protos/echo.proto imports (Debian: apt-get install libprotobuf-dev)"
+  exit 1
+}
 protoc --plugin=protoc-gen-go=bin/protoc-gen-go --plugin=protoc-gen-go-grpc=bin/protoc-gen-go-grpc \
   --go_out="$tmp" --go_opt=paths=source_relative \
   --go-grpc_out="$tmp" --go-grpc_opt=paths=source_relative \
