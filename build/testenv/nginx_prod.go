@@ -63,8 +63,8 @@ func prodConfig(t testing.TB, dir, upstream, addr, healthAddr string) string {
 		// pid and the temporary file paths.
 		{"/tmp/nginx/", dir + "/"},
 		{"include /etc/nginx/conf.d/load-balancer.conf;", "include " + upstream + ";"},
-		{"listen 5000 http2;", "listen " + addr + " http2;"},
-		{"listen 8080;", "listen " + healthAddr + ";"},
+		{"listen 5000 http2 reuseport;", "listen " + addr + " http2 reuseport;"},
+		{"listen 8080 reuseport;", "listen " + healthAddr + " reuseport;"},
 	} {
 		if !strings.Contains(conf, r.old) {
 			t.Fatalf("build/config/nginx/nginx.conf no longer contains %q: update StartProdNginx", r.old)

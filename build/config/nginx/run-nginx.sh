@@ -1,32 +1,91 @@
 #!/bin/sh
-# supervisord starts nginx through this script. If the nginx master dies
-# (kill -9, a crash), its workers would live on as orphans: they keep the
-# listening socket and supervisord's log pipes, so supervisord never sees the
-# exit and never starts a new master, and the orphans keep serving a config
-# that can no longer be reloaded. This script ends them instead, and exits,
-# so supervisord restarts nginx within a second.
+# supervisord starts nginx through this script, which also takes over when
+# nginx's master dies (kill -9, a crash) while its workers live on.
+#
+# The orphaned workers keep the listening sockets, the client connections and
+# the calls in flight. Cutting them (what supervisord's restart would need)
+# fails every call on those connections, and then every call a client makes
+# while it reconnects: about a second of calls, measured. Instead this script
+# starts a new master at once (port 5000 and 8080 are `reuseport`, so it can
+# listen next to the old workers) and, once it listens, asks the old workers
+# to finish gracefully (QUIT): they stop accepting, send GOAWAY and finish
+# their calls, and clients move to the new master without failing calls.
+#
+# A master that dies within a second of starting (a config it cannot load,
+# a port it cannot bind) is left to supervisord: this script then ends the
+# old workers and exits, so supervisord sees the exit and restarts it with its
+# own backoff.
 #
 # supervisord starts every program in its own process group; the nginx
-# master and its workers are in this script's group.
+# master, its workers and any orphaned workers are in this script's group.
 set -u
-nginx -c /etc/nginx/nginx.conf -e stderr &
-master=$!
+conf=/etc/nginx/nginx.conf
+pidfile=/tmp/nginx/nginx.pid
+
+now_ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; }
+
+start_master() {
+    nginx -c "$conf" -e stderr &
+    master=$!
+    master_started=$(now_ms)
+}
+
+# The nginx processes of this script's group whose parent is not this script:
+# a dead master's workers, reparented to init.
+orphaned_workers() {
+    for stat in /proc/[0-9]*/stat; do
+        read -r line < "$stat" 2>/dev/null || continue
+        pid=${stat#/proc/}
+        pid=${pid%/stat}
+        case "$line" in *"(nginx)"*) ;; *) continue ;; esac
+        # Fields after "(comm) ": state ppid pgrp ...
+        # shellcheck disable=SC2086
+        set -- ${line##*) }
+        if [ "${3:-}" = "$$" ] && [ "${2:-}" != "$$" ]; then
+            echo "$pid"
+        fi
+    done
+}
 
 # supervisord's stop signal (QUIT) is passed on: the master stops gracefully,
 # its workers finish the calls in flight.
-trap 'kill -QUIT "$master" 2>/dev/null' QUIT TERM INT
+stopping=0
+trap 'stopping=1; kill -QUIT "$master" 2>/dev/null' QUIT TERM INT
 
+start_master
 status=0
 while :; do
     wait "$master"
     status=$?
-    # wait also returns when a trapped signal arrives; loop until the master is gone.
-    kill -0 "$master" 2>/dev/null || break
+    # wait also returns when a trapped signal arrives; go on waiting while
+    # the master lives.
+    kill -0 "$master" 2>/dev/null && continue
+    [ "$stopping" = 1 ] && break
+
+    orphans=$(orphaned_workers | tr '\n' ' ')
+    ran=$(($(now_ms) - master_started))
+    if [ "$ran" -lt 1000 ]; then
+        echo "run-nginx: nginx master exited with status $status after $ran ms; leaving the restart to supervisord" >&2
+        break
+    fi
+    echo "run-nginx: nginx master exited with status $status; starting a new master, then the old workers ($orphans) finish their calls" >&2
+    start_master
+    # nginx writes its pid file once it listens. 5 s bounds the wait.
+    deadline=$((master_started + 5000))
+    while [ "$(cat "$pidfile" 2>/dev/null)" != "$master" ] && kill -0 "$master" 2>/dev/null \
+        && [ "$(now_ms)" -lt "$deadline" ]; do
+        sleep 0.05
+    done
+    if [ -n "$orphans" ]; then
+        # shellcheck disable=SC2086
+        kill -QUIT $orphans 2>/dev/null
+        echo "run-nginx: new master $master listening after $(($(now_ms) - master_started)) ms; old workers told to finish (QUIT)" >&2
+    fi
 done
 
-# The master is gone. Cut any orphaned worker: a fast stop, so the port is
-# free for the next master at once.
+# Stopping, or leaving the restart to supervisord: end whatever is left of the
+# group, so no orphan holds the port or supervisord's log pipes.
 trap '' TERM
 kill -TERM 0 2>/dev/null
-echo "run-nginx: nginx master exited with status $status" >&2
+echo "run-nginx: exiting with status $status" >&2
 exit "$status"
