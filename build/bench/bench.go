@@ -23,13 +23,14 @@ type Bench struct {
 	Duration time.Duration
 	ScaleUps int
 
-	Paths       []*Path         // direct, LB -> 1, LB -> 3
-	FirstRouted []time.Duration // server listening -> first routed call, per scale-up
-	ScaleLoad   loadclient.Summary
-	ScaleEvents []ScaleEvent // when each scale command started, for the plot
-	Memory      []ContainerMemory
-	ImageSizes  map[string]int64
-	Started     time.Time
+	Paths        []*Path         // direct, LB -> 1, LB -> 3
+	FirstRouted  []time.Duration // server listening -> first routed call, per scale-up
+	RoutingSteps []RoutingSteps  // the same scale-ups, step by step
+	ScaleLoad    loadclient.Summary
+	ScaleEvents  []ScaleEvent // when each scale command started, for the plot
+	Memory       []ContainerMemory
+	ImageSizes   map[string]int64
+	Started      time.Time
 }
 
 // ScaleEvent marks a scale command on the plot.

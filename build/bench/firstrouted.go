@@ -55,13 +55,71 @@ func (b *Bench) measureFirstRouted() error {
 		}
 		d := time.UnixMilli(first).Sub(listening)
 		b.FirstRouted = append(b.FirstRouted, d)
-		logf("scale-up %d: %s listening -> first routed call %s", i, host, d.Round(time.Millisecond))
+		steps, err := b.routingSteps(newID, listening)
+		if err != nil {
+			return err
+		}
+		steps.FirstCall = d
+		b.RoutingSteps = append(b.RoutingSteps, steps)
+		logf("scale-up %d: %s listening -> registered %s, LB reloaded %s, first routed call %s", i, host,
+			steps.Registered.Round(time.Millisecond), steps.LBReloaded.Round(time.Millisecond), d.Round(time.Millisecond))
 		// Scale down the way users do: compose stops a replica gracefully.
 		if err := b.scale(1); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// RoutingSteps splits one scale-up's time from "serving on": when the
+// registrar registered the replica, when nginx reloaded with it, and when it
+// answered its first call through the LB.
+type RoutingSteps struct {
+	Registered, LBReloaded, FirstCall time.Duration
+}
+
+// routingSteps reads the registrar's "registered" line in the new replica's
+// log and the load balancer's first reload with 2 replicas after listening.
+func (b *Bench) routingSteps(replica string, listening time.Time) (RoutingSteps, error) {
+	var steps RoutingSteps
+	logs, err := run("docker", "logs", "-t", replica)
+	if err != nil {
+		return steps, err
+	}
+	registered, err := firstStamp(logs, "registrar: ", "registered ", listening.Add(-time.Minute))
+	if err != nil {
+		return steps, fmt.Errorf("replica %s: %w", replica, err)
+	}
+	lb, err := b.serviceIDs("load-balancer")
+	if err != nil || len(lb) != 1 {
+		return steps, fmt.Errorf("load-balancer container %v: %v", lb, err)
+	}
+	lbLogs, err := run("docker", "logs", "-t", "--since", listening.Add(-time.Second).UTC().Format(time.RFC3339Nano), lb[0])
+	if err != nil {
+		return steps, err
+	}
+	reloaded, err := firstStamp(lbLogs, "reload-nginx: ", "reloaded nginx with 2 hello_server", listening)
+	if err != nil {
+		return steps, fmt.Errorf("load balancer: %w", err)
+	}
+	steps.Registered, steps.LBReloaded = registered.Sub(listening), reloaded.Sub(listening)
+	return steps, nil
+}
+
+// firstStamp is docker's timestamp of the first log line after since that
+// contains both prefix and text.
+func firstStamp(logs, prefix, text string, since time.Time) (time.Time, error) {
+	for _, line := range strings.Split(logs, "\n") {
+		stamp, rest, ok := strings.Cut(line, " ")
+		if !ok || !strings.Contains(rest, prefix) || !strings.Contains(rest, text) {
+			continue
+		}
+		at, err := time.Parse(time.RFC3339Nano, stamp)
+		if err == nil && at.After(since) {
+			return at, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("no log line with %q and %q after %s", prefix, text, since.Format(time.RFC3339Nano))
 }
 
 func (b *Bench) replicaIDs() ([]string, error) {

@@ -88,3 +88,21 @@ func TestPerCall(t *testing.T) {
 		t.Errorf("no calls: expected zeros, received %+v", zero)
 	}
 }
+
+func TestFirstStamp(t *testing.T) {
+	logs := "2026-11-26T03:59:33.318Z registrar: 2026/11/26 03:59:33 retrying 1/10: connection refused\n" +
+		"2026-11-26T03:59:33.662Z registrar: 2026/11/26 03:59:33 registered hello_server-a-7777 (service hello_server)\n" +
+		"2026-11-26T04:10:00.000Z registrar: 2026/11/26 04:10:00 registered hello_server-a-7777 (service hello_server)\n"
+	since := time.Date(2026, 11, 26, 3, 59, 33, 0, time.UTC)
+	got, err := firstStamp(logs, "registrar: ", "registered ", since)
+	if want := time.Date(2026, 11, 26, 3, 59, 33, 662e6, time.UTC); err != nil || !got.Equal(want) {
+		t.Errorf("expected %s, received %s (err %v)", want, got, err)
+	}
+	got, err = firstStamp(logs, "registrar: ", "registered ", since.Add(time.Minute))
+	if want := time.Date(2026, 11, 26, 4, 10, 0, 0, time.UTC); err != nil || !got.Equal(want) {
+		t.Errorf("lines before since are skipped: expected %s, received %s (err %v)", want, got, err)
+	}
+	if _, err := firstStamp(logs, "reload-nginx: ", "reloaded", since); err == nil {
+		t.Error("expected an error when no line matches")
+	}
+}

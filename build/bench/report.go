@@ -71,11 +71,16 @@ func (b *Bench) Markdown() string {
 	}
 	sort.Strings(sizes)
 	fmt.Fprintf(&w, "| image sizes | %s |\n", strings.Join(sizes, ", "))
-	var each []string
-	for _, d := range b.FirstRouted {
-		each = append(each, d.Round(time.Millisecond).String())
+	fmt.Fprintf(&w, "\nEach scale-up, from the new replica's server listening (medians in the last row):\n\n")
+	fmt.Fprintf(&w, "| scale-up | registered in Consul | nginx reloaded with it | first routed call |\n|---|---|---|---|\n")
+	var registered, reloaded []time.Duration
+	for i, st := range b.RoutingSteps {
+		registered, reloaded = append(registered, st.Registered), append(reloaded, st.LBReloaded)
+		fmt.Fprintf(&w, "| %d | +%s | +%s | +%s |\n", i+1, st.Registered.Round(time.Millisecond),
+			st.LBReloaded.Round(time.Millisecond), st.FirstCall.Round(time.Millisecond))
 	}
-	fmt.Fprintf(&w, "\nEach scale-up, listening -> first routed call: %s.\n", strings.Join(each, ", "))
+	fmt.Fprintf(&w, "| median | +%s | +%s | +%s |\n", percentile(registered, 0.5).Round(time.Millisecond),
+		percentile(reloaded, 0.5).Round(time.Millisecond), percentile(b.FirstRouted, 0.5).Round(time.Millisecond))
 	fmt.Fprintf(&w, "\n![calls per second and failures during scale 2 -> 5 -> 2](scale-event.png)\n")
 	return w.String()
 }

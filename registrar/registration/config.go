@@ -106,7 +106,7 @@ func ConfigFromEnv(env LookupEnv) (Config, error) {
 	// refusing it here keeps the setting honest.
 	cfg.DeregisterCriticalAfter = parseDuration("DEREGISTER_CRITICAL_AFTER", get("DEREGISTER_CRITICAL_AFTER", "1m"), time.Minute, 7*24*time.Hour, bad)
 
-	attempts := get("REGISTER_ATTEMPTS", "10")
+	attempts := get("REGISTER_ATTEMPTS", "30")
 	n, err := strconv.Atoi(attempts)
 	if err != nil || n < 1 || n > 1000 {
 		bad("REGISTER_ATTEMPTS", attempts, "a whole number from 1 to 1000")

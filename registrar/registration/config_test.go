@@ -39,7 +39,7 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 		AppName: "ping", AppPort: 7777, ConsulAddr: "127.0.0.1:8500",
 		CheckType: "grpc", CheckEndpoint: "", CheckPort: 7777,
 		CheckInterval: time.Second, CheckTimeout: time.Second,
-		DeregisterCriticalAfter: time.Minute, RegisterAttempts: 10,
+		DeregisterCriticalAfter: time.Minute, RegisterAttempts: 30,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("ConfigFromEnv(%v):\n got  %+v\n want %+v", env, cfg, want)

