@@ -37,12 +37,7 @@ func killReplica(t *testing.T, d *Deployment) {
 	left := time.Since(killedAt)
 	time.Sleep(5 * time.Second)
 	s := load.Stop(t)
-	late := 0
-	for _, f := range s.Failures {
-		if time.UnixMilli(f.StartUnixMs).After(killedAt.Add(5 * time.Second)) {
-			late++
-		}
-	}
+	late := failedStartedAfter(s, killedAt.Add(5*time.Second))
 	fmt.Printf("SIGKILL: %d of %d calls failed (%v); it left Consul's passing set after %s; failures started more than 5 s after the kill: %d\n",
 		s.Failed, s.Calls, s.Codes, left.Round(time.Millisecond), late)
 	if late > 0 {
@@ -133,12 +128,7 @@ func killLBProcesses(t *testing.T, d *Deployment) {
 		back := time.Since(killedAt)
 		time.Sleep(6 * time.Second)
 		s := load.Stop(t)
-		late := 0
-		for _, f := range s.Failures {
-			if time.UnixMilli(f.StartUnixMs).After(killedAt.Add(5 * time.Second)) {
-				late++
-			}
-		}
+		late := failedStartedAfter(s, killedAt.Add(5*time.Second))
 		fmt.Printf("kill -9 %s: back after %s; %d of %d calls failed (%v); failures started more than 5 s after the kill: %d\n",
 			proc, back.Round(time.Millisecond), s.Failed, s.Calls, s.Codes, late)
 		if late > 0 {

@@ -67,3 +67,14 @@ func requireNoFailures(t *testing.T, s loadclient.Summary, scenario string) {
 			scenario, s.Failed, s.Calls, s.Codes, s.Failures[:min(5, len(s.Failures))])
 	}
 }
+
+// failedStartedAfter counts the failed calls that started after at.
+func failedStartedAfter(s loadclient.Summary, at time.Time) int {
+	n := 0
+	for _, f := range s.Failures {
+		if time.UnixMilli(f.StartUnixMs).After(at) {
+			n++
+		}
+	}
+	return n
+}

@@ -2,22 +2,16 @@ package loadclient
 
 import (
 	"context"
-	"net"
 	"runtime"
-	"strconv"
 	"testing"
 	"time"
-
-	"github.com/grpc-lb/nginx-consul/build/testenv"
 )
 
 // The summary's cpu_seconds is the client's own CPU time over the run: more
 // for an unpaced run than for a slow paced one, and never more than the
 // run's wall time on every core.
 func TestLoadReportsItsCPU(t *testing.T) {
-	srv := testenv.StartPingServer(t, "a")
-	host, port, _ := net.SplitHostPort(srv.Addr)
-	p, _ := strconv.Atoi(port)
+	host, p := pingServer(t)
 	run := func(rate float64) Summary {
 		cfg := Config{Host: host, Port: p, Calls: 1, Concurrency: 8, Connections: 1,
 			Duration: time.Second, Timeout: time.Second, Greeting: "hi", Rate: rate}

@@ -2,20 +2,14 @@ package loadclient
 
 import (
 	"context"
-	"net"
-	"strconv"
 	"testing"
 	"time"
-
-	"github.com/grpc-lb/nginx-consul/build/testenv"
 )
 
 // -rate paces the calls: 2 s at 100 calls/s with 10 workers makes about 200
 // calls, where an unpaced run against a local server makes thousands.
 func TestRateLimitsCalls(t *testing.T) {
-	srv := testenv.StartPingServer(t, "a")
-	host, port, _ := net.SplitHostPort(srv.Addr)
-	p, _ := strconv.Atoi(port)
+	host, p := pingServer(t)
 	cfg := Config{Host: host, Port: p, Calls: 1, Concurrency: 10, Connections: 1,
 		Duration: 2 * time.Second, Timeout: time.Second, Greeting: "hi", Rate: 100}
 	s, err := RunLoad(context.Background(), cfg)
@@ -32,9 +26,7 @@ func TestRateLimitsCalls(t *testing.T) {
 // Ending a run early stops new calls but lets calls in flight finish, so no
 // good call is counted as failed.
 func TestStopLetsCallsInFlightFinish(t *testing.T) {
-	srv := testenv.StartPingServer(t, "a")
-	host, port, _ := net.SplitHostPort(srv.Addr)
-	p, _ := strconv.Atoi(port)
+	host, p := pingServer(t)
 	cfg := Config{Host: host, Port: p, Calls: 1, Concurrency: 20, Connections: 2,
 		Duration: time.Hour, Timeout: time.Second, Greeting: "hi"}
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
