@@ -59,6 +59,7 @@ func (l *BackgroundLoad) Stop(t *testing.T) loadclient.Summary {
 // requireNoFailures fails the test with the first failures when any call failed.
 func requireNoFailures(t *testing.T, s loadclient.Summary, scenario string) {
 	t.Helper()
+	fmt.Printf("%s: %d calls, %d failed, %.0f calls/s, p99 %.1f ms\n", scenario, s.Calls, s.Failed, s.CallsPerSecond, s.P99Ms)
 	if s.Calls == 0 {
 		t.Fatalf("%s: the load client made no calls", scenario)
 	}
