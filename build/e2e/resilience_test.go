@@ -40,6 +40,7 @@ func TestResilience(t *testing.T) {
 		{"R9: an instance whose address does not answer", deadInstance},
 		{"RA: grpcurl and grpc-health-probe through :5000", grpcTools},
 		{"RB: an invalid render keeps nginx serving and consul-template running", invalidRender},
+		{"RC: a wrong SUPERVISORD_STOP_ORDER: exit 2 with a clear error, nothing started", badStopOrder},
 	}
 	for _, sc := range scenarios {
 		if t.Failed() {

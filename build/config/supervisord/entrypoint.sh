@@ -16,8 +16,13 @@ conf=/etc/supervisord/supervisord.conf
 ctl() { /usr/local/bin/supervisord ctl -s unix:///tmp/supervisord.sock "$@"; }
 log() { echo "entrypoint: $*"; }
 
-if [ -z "${SUPERVISORD_STOP_ORDER:-}" ]; then
-    echo "entrypoint: SUPERVISORD_STOP_ORDER is empty; set it to the supervisord programs in the order they must stop, e.g. \"registrar grpc-server consul-agent\"" >&2
+# SUPERVISORD_STOP_ORDER must name every configured program exactly once: a
+# program left out would be stopped at the same time as the others, a typo
+# would never be stopped in order. Nothing starts when it is wrong.
+programs=$(sed -n 's/^\[program:\([^]]*\)\].*/\1/p' /etc/supervisord/programs/*.conf | sort | tr '\n' ' ' | sed 's/ $//')
+listed=$(printf '%s\n' ${SUPERVISORD_STOP_ORDER:-} | sort | tr '\n' ' ' | sed 's/ $//')
+if [ "$listed" != "$programs" ]; then
+    echo "entrypoint: SUPERVISORD_STOP_ORDER=\"${SUPERVISORD_STOP_ORDER:-}\" is invalid: accepted is each of this image's supervisord programs ($programs) exactly once, in the order they must stop" >&2
     exit 2
 fi
 
