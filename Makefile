@@ -20,13 +20,17 @@ export COMPOSE
 PROTOC_VERSION := 3.21.12
 
 # Infrastructure binaries, each from its pinned wrapper module in build/tools/.
-TOOL_BINS := consul consul-template supervisord grpcurl grpc-health-probe protoc-gen-go-grpc
+TOOL_BINS := consul consul-template supervisord grpcurl grpc-health-probe protoc-gen-go-grpc docker-compose
 pkg_consul             := github.com/hashicorp/consul
 pkg_consul-template    := github.com/hashicorp/consul-template
 pkg_supervisord        := github.com/ochinchina/supervisord
 pkg_grpcurl            := github.com/fullstorydev/grpcurl/cmd/grpcurl
 pkg_grpc-health-probe  := github.com/grpc-ecosystem/grpc-health-probe
 pkg_protoc-gen-go-grpc := google.golang.org/grpc/cmd/protoc-gen-go-grpc
+pkg_docker-compose     := github.com/docker/compose/v2/cmd
+# Extra -ldflags per tool. Compose reports the version stamped here ("dev"
+# without it); it is read from the wrapper's go.mod when the binary is built.
+ldflags_docker-compose  = -X github.com/docker/compose/v2/internal.Version=$(shell cd $(TOOLS)/docker-compose && go list -m -f '{{.Version}}' github.com/docker/compose/v2)
 
 .PHONY: help
 help: # @HELP lists the targets
@@ -61,13 +65,13 @@ ps: # @HELP lists the deployment's containers and their health
 
 ##@ Development
 .PHONY: tools
-tools: $(addprefix $(BIN)/,$(TOOL_BINS)) # @HELP builds consul, consul-template, supervisord, grpcurl, grpc-health-probe into bin/
+tools: $(addprefix $(BIN)/,$(TOOL_BINS)) # @HELP builds consul, consul-template, supervisord, grpcurl, grpc-health-probe, docker-compose into bin/
 
 # A binary is rebuilt only when its pinned module changes.
 $(BIN)/%: $(TOOLS)/%/go.mod $(TOOLS)/%/go.sum
 	@mkdir -p $(BIN)
 	@echo "tools: building $* from $(TOOLS)/$*"
-	cd $(TOOLS)/$* && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o $@ $(pkg_$*)
+	cd $(TOOLS)/$* && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w $(ldflags_$*)" -o $@ $(pkg_$*)
 
 .PHONY: build
 build: # @HELP builds grpc_server, grpc_client and registrar into bin/
