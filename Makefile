@@ -12,9 +12,10 @@ TAG      ?= latest
 N        ?= 3
 export TAG
 
-# Compose v2 (`docker compose`) where it is installed, else docker-compose v1.
-COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
-export COMPOSE
+# Compose is chosen in one place, build/scripts/compose.sh: COMPOSE from the
+# environment when set (COMPOSE="docker-compose" make up), else `docker compose`
+# (v2) where it runs, else docker-compose. It shows the command, then runs it.
+compose := build/scripts/compose.sh
 
 # Pinned generator versions; `make proto` refuses any other protoc.
 PROTOC_VERSION := 3.21.12
@@ -43,29 +44,38 @@ images: # @HELP builds the images (makes local base images when no registry answ
 
 .PHONY: up
 up: images # @HELP builds the images and starts the deployment, waiting until it is healthy
-	$(COMPOSE) up -d --remove-orphans
+	@$(compose) up -d --remove-orphans
 	build/scripts/wait-healthy.sh 180
 
 .PHONY: down
 down: # @HELP stops the deployment and removes its containers, networks and volumes
-	$(COMPOSE) down --remove-orphans --volumes
+	@$(compose) down --remove-orphans --volumes
 
 .PHONY: scale
 scale: # @HELP scales hello_server to N replicas (make scale N=5)
-	$(COMPOSE) up -d --no-recreate --scale hello_server=$(N)
+	@$(compose) up -d --no-recreate --scale hello_server=$(N)
 	build/scripts/wait-healthy.sh 120
 
 .PHONY: logs
 logs: # @HELP follows the logs of every service
-	$(COMPOSE) logs -f --tail=100
+	@$(compose) logs -f --tail=100
 
 .PHONY: ps
 ps: # @HELP lists the deployment's containers and their health
-	$(COMPOSE) ps
+	@$(compose) ps
 
 ##@ Development
 .PHONY: tools
 tools: $(addprefix $(BIN)/,$(TOOL_BINS)) # @HELP builds consul, consul-template, supervisord, grpcurl, grpc-health-probe, docker-compose into bin/
+
+.PHONY: compose-plugin
+compose-plugin: $(BIN)/docker-compose # @HELP installs the pinned Compose v2 as the Docker CLI plugin, so `docker compose` runs it
+	@dir="$${DOCKER_CONFIG:-$$HOME/.docker}/cli-plugins"; \
+	install -D -m 0755 $(BIN)/docker-compose "$$dir/docker-compose"; \
+	want="$$($(BIN)/docker-compose version --short)"; got="$$(docker compose version --short 2>&1)" || true; \
+	if [[ "$$got" != "$$want" ]]; then \
+	  echo "compose-plugin: installed $$dir/docker-compose, but \`docker compose version --short\` answered \"$$got\", not $$want"; exit 1; fi; \
+	echo "compose-plugin: installed $$dir/docker-compose; \`docker compose\` is Compose $$got"
 
 # A binary is rebuilt only when its pinned module changes.
 $(BIN)/%: $(TOOLS)/%/go.mod $(TOOLS)/%/go.sum
