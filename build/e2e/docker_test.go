@@ -13,9 +13,9 @@ import (
 // ContainerIDs lists the IDs of a compose service's containers.
 func (d *Deployment) ContainerIDs(service string) []string {
 	d.t.Helper()
-	out, err := d.run(time.Minute, d.compose[0], append(d.compose[1:], "ps", "-q", service)...)
+	out, err := d.run(time.Minute, d.compose.Args[0], d.composeArgs("ps", "-q", service)...)
 	if err != nil {
-		d.t.Fatalf("%s ps -q %s: %v\n%s", strings.Join(d.compose, " "), service, err, out)
+		d.t.Fatalf("%s ps -q %s: %v\n%s", d.compose, service, err, out)
 	}
 	return strings.Fields(out)
 }
