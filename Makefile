@@ -108,7 +108,7 @@ check: protoc-packages # @HELP gofmt, go vet (also of the e2e suite), tidy go.mo
 
 # Host packages the targets install themselves (as root with apt-get), or
 # name with the command that installs them.
-.PHONY: protoc-packages nginx-packages
+.PHONY: protoc-packages nginx-packages compose-v1-package
 protoc-packages:
 	@build/scripts/host-packages.sh "the generated-code check (protoc, and the well-known types echo.proto imports)" \
 	  protoc=protobuf-compiler /usr/include/google/protobuf/duration.proto=libprotobuf-dev
@@ -131,8 +131,14 @@ test: e2e-setting tools check nginx-packages # @HELP runs every test: unit, inte
 e2e-setting:
 	@[[ "$(E2E)" == run || "$(E2E)" == skip ]] || { echo "make test: E2E=\"$(E2E)\" is invalid: accepted is run (the default) or skip"; exit 2; }
 
+# The README steps run under Compose v1 and v2 (E2E_COMPOSE, see build/e2e):
+# v2 is the pinned build in bin/, v1 is Debian's docker-compose.
+compose-v1-package:
+	@[[ " $${E2E_COMPOSE:-v1 v2} " != *" v1 "* ]] || build/scripts/host-packages.sh \
+	  "the end-to-end suite's README steps under Compose v1 (E2E_COMPOSE=v2 leaves them out)" docker-compose=docker-compose
+
 .PHONY: e2e
-e2e: tools # @HELP runs the end-to-end suite against the real compose deployment (follows the README)
+e2e: tools compose-v1-package # @HELP runs the end-to-end suite against the real compose deployment (follows the README)
 	go test -count=1 -tags e2e -timeout 80m -v ./build/e2e/
 
 .PHONY: bench
