@@ -3,11 +3,11 @@ package main
 import (
 	"fmt"
 	"os"
-	"sort"
 	"time"
 
 	"github.com/grpc-lb/nginx-consul/build/testenv"
 	"github.com/grpc-lb/nginx-consul/grpc_client/loadclient"
+	"github.com/grpc-lb/nginx-consul/grpc_client/stats"
 )
 
 // Path is one way calls reach a replica.
@@ -152,13 +152,9 @@ func waitRouted(n int) error {
 
 // median of the runs' values.
 func median(runs []loadclient.Summary, value func(loadclient.Summary) float64) float64 {
-	if len(runs) == 0 {
-		return 0
-	}
 	v := make([]float64, len(runs))
 	for i, r := range runs {
 		v[i] = value(r)
 	}
-	sort.Float64s(v)
-	return v[len(v)/2]
+	return stats.Median(v)
 }
