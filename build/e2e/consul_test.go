@@ -11,9 +11,6 @@ import (
 	"github.com/hashicorp/consul/api"
 )
 
-// consulAddr is where the compose file publishes the Consul UI and API.
-const consulAddr = "127.0.0.1:8500"
-
 func consulClient(t *testing.T) *api.Client {
 	t.Helper()
 	c, err := api.NewClient(&api.Config{Address: consulAddr})

@@ -103,7 +103,7 @@ func (d *Deployment) DumpLogs() {
 
 // Call makes one call through the load balancer like the README's client step.
 func (d *Deployment) Call() (string, error) {
-	out, err := d.run(30*time.Second, d.client, "-port=5000", "-timeout=3s")
+	out, err := d.run(30*time.Second, d.client, "-port="+lbPort, "-timeout=3s")
 	return strings.TrimSpace(out), err
 }
 
@@ -111,7 +111,7 @@ func (d *Deployment) Call() (string, error) {
 // It does not fail the test on failed calls: callers assert on the summary.
 func (d *Deployment) Load(timeout time.Duration, args ...string) loadclient.Summary {
 	d.t.Helper()
-	args = append([]string{"-port=5000", "-json"}, args...)
+	args = append([]string{"-port=" + lbPort, "-json"}, args...)
 	cmd := exec.Command(d.client, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -5,6 +5,7 @@ package e2e
 import (
 	"bufio"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -52,8 +53,16 @@ func (d *Deployment) Logs(id string, since time.Time) []LogLine {
 // firstLog finds the first line containing substr, or fails the test.
 func firstLog(t *testing.T, lines []LogLine, substr string) time.Time {
 	t.Helper()
+	return firstLogWhere(t, lines, fmt.Sprintf("a log line containing %q", substr), func(text string) bool {
+		return strings.Contains(text, substr)
+	})
+}
+
+// firstLogWhere finds the first line that matches, or fails the test.
+func firstLogWhere(t *testing.T, lines []LogLine, what string, matches func(string) bool) time.Time {
+	t.Helper()
 	for _, l := range lines {
-		if strings.Contains(l.Text, substr) {
+		if matches(l.Text) {
 			return l.At
 		}
 	}
@@ -61,8 +70,20 @@ func firstLog(t *testing.T, lines []LogLine, substr string) time.Time {
 	for _, l := range lines {
 		fmt.Fprintf(&all, "%s %s\n", l.At.Format("15:04:05.000"), l.Text)
 	}
-	t.Fatalf("expected a log line containing %q; the logs:\n%s", substr, all.String())
+	t.Fatalf("expected %s; the logs:\n%s", what, all.String())
 	return time.Time{}
+}
+
+// reloadWithout tells whether a log line is reload-nginx's report of a
+// reload whose upstream does not hold addr
+// ("reload-nginx: reloaded nginx with N hello_server replica(s): A B ...").
+func reloadWithout(line, addr string) bool {
+	_, servers, ok := strings.Cut(line, "reload-nginx: reloaded nginx with ")
+	if !ok {
+		return false
+	}
+	_, list, ok := strings.Cut(servers, "replica(s):")
+	return ok && !slices.Contains(strings.Fields(list), addr)
 }
 
 // waitReplicas waits until n hello_server containers are running and healthy.

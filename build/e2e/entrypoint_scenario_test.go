@@ -18,10 +18,10 @@ func badStopOrder(t *testing.T, d *Deployment) {
 	for _, c := range []struct {
 		image, order, accepted string
 	}{
-		{"grpc-lb/hello-server:latest", "registrar consul-agent", "(consul-agent grpc-server registrar)"},
-		{"grpc-lb/hello-server:latest", "registrar grpc_server consul-agent", "(consul-agent grpc-server registrar)"},
-		{"grpc-lb/hello-server:latest", "registrar grpc-server grpc-server consul-agent", "(consul-agent grpc-server registrar)"},
-		{"grpc-lb/load-balancer:latest", "", "(consul-agent consul-template nginx registrar)"},
+		{image("hello-server"), "registrar consul-agent", "(consul-agent grpc-server registrar)"},
+		{image("hello-server"), "registrar grpc_server consul-agent", "(consul-agent grpc-server registrar)"},
+		{image("hello-server"), "registrar grpc-server grpc-server consul-agent", "(consul-agent grpc-server registrar)"},
+		{image("load-balancer"), "", "(consul-agent consul-template nginx registrar)"},
 	} {
 		out, err := d.run(time.Minute, "docker", "run", "--rm", "-e", "SUPERVISORD_STOP_ORDER="+c.order, c.image)
 		var exit *exec.ExitError

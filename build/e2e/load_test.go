@@ -22,11 +22,11 @@ type BackgroundLoad struct {
 	done           chan error
 }
 
-// StartLoad starts the client against :5000 until Stop; args add e.g. -c and -rate.
+// StartLoad starts the client against the load balancer until Stop; args add e.g. -c and -rate.
 func (d *Deployment) StartLoad(t *testing.T, args ...string) *BackgroundLoad {
 	t.Helper()
 	l := &BackgroundLoad{done: make(chan error, 1)}
-	l.cmd = exec.Command(d.client, append([]string{"-port=5000", "-json", "-duration=1h"}, args...)...)
+	l.cmd = exec.Command(d.client, append([]string{"-port=" + lbPort, "-json", "-duration=1h"}, args...)...)
 	l.cmd.Stdout, l.cmd.Stderr = &l.stdout, &l.stderr
 	if err := l.cmd.Start(); err != nil {
 		t.Fatal(err)

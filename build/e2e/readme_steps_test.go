@@ -49,9 +49,9 @@ func TestREADME(t *testing.T) {
 	}
 	fmt.Printf("client: %s\n", reply)
 	// The original README's form of the same command.
-	out := strings.TrimSpace(d.mustRun(5*time.Minute, "go", "run", "grpc_client/main.go", "-port=5000"))
+	out := strings.TrimSpace(d.mustRun(5*time.Minute, "go", "run", "grpc_client/main.go", "-port="+lbPort))
 	if want := "Hello from " + hosts[0] + "."; out != want {
-		t.Fatalf("go run grpc_client/main.go -port=5000:\n  expected %q\n  received %q", want, out)
+		t.Fatalf("go run grpc_client/main.go -port=%s:\n  expected %q\n  received %q", lbPort, want, out)
 	}
 
 	d.Step("2: Consul UI on 8500; catalog has 3 servers, the agents and hello_server passing")

@@ -3,6 +3,8 @@
 package e2e
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -13,8 +15,8 @@ func TestResilience(t *testing.T) {
 	d := NewDeployment(t)
 	// The replicas also serve protos.Echo, the transparency checks' service.
 	t.Setenv("GRPC_SERVER_ECHO", "true")
-	d.Step("R0: make up (replicas with the Echo test service), scale to 3")
-	d.mustRun(45*time.Minute, "make", "up")
+	// Registered before make up, so a failed start still dumps the logs and
+	// tears down.
 	t.Cleanup(func() {
 		if t.Failed() {
 			d.DumpLogs()
@@ -23,6 +25,8 @@ func TestResilience(t *testing.T) {
 			t.Errorf("make down during cleanup: %v\n%s", err, out)
 		}
 	})
+	d.Step("R0: make up (replicas with the Echo test service), scale to 3")
+	d.mustRun(45*time.Minute, "make", "up")
 	d.routedTo(t, time.Minute, d.ScaleTo(t, 3))
 
 	scenarios := []struct {
@@ -42,18 +46,34 @@ func TestResilience(t *testing.T) {
 		{"RB: an invalid render keeps nginx serving and consul-template running", invalidRender},
 		{"RC: a wrong SUPERVISORD_STOP_ORDER: exit 2 with a clear error, nothing started", badStopOrder},
 	}
+	// Every scenario runs and reports, also after one has failed: the
+	// deployment is brought back to its starting state and the suite goes on.
+	var report []string
 	for _, sc := range scenarios {
-		if t.Failed() {
-			return
-		}
 		d.Step("%s", sc.name)
 		start := time.Now()
-		t.Run(sc.name[:2], func(t *testing.T) {
+		passed := t.Run(sc.name[:2], func(t *testing.T) {
 			// The deployment's helpers fail the test they are given: this subtest.
 			sub := *d
 			sub.t = t
 			sc.run(t, &sub)
 		})
-		t.Logf("%s took %s", sc.name[:2], time.Since(start).Round(time.Second))
+		result := map[bool]string{true: "PASS", false: "FAIL"}[passed]
+		report = append(report, fmt.Sprintf("%s %s (%s)", result, sc.name, time.Since(start).Round(time.Second)))
+		if !passed {
+			d.Step("restoring the deployment after %s failed", sc.name[:2])
+			d.restore(t)
+		}
 	}
+	fmt.Printf("\n=== scenarios\n%s\n", strings.Join(report, "\n"))
+}
+
+// restore brings the deployment back to the state every scenario starts
+// from: every container running (a scenario may have stopped a Consul server
+// or killed a replica), 3 healthy replicas, all of them routed.
+func (d *Deployment) restore(t *testing.T) {
+	t.Helper()
+	d.Compose(10*time.Minute, "up", "-d", "--no-recreate", "--scale", "hello_server=3")
+	d.mustRun(5*time.Minute, "build/scripts/wait-healthy.sh", "180")
+	d.routedTo(t, time.Minute, d.waitReplicas(t, 3))
 }

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -29,12 +30,18 @@ func scaleDownDrains(t *testing.T, d *Deployment) {
 	ids := d.ContainerIDs("hello_server")
 	victim := ids[0]
 	host := d.Docker("inspect", "--format", "{{.Config.Hostname}}", victim)
+	addr := d.ContainerIP(victim) + ":7777"
 	lb := d.ContainerIDs("load-balancer")[0]
+	// The claim below is that the replica leaves nginx: first, it is there.
+	d.requireUpstream(lb, addr, true, 10*time.Second)
 	load := d.StartLoad(t, "-c=50", "-rate=2000")
 	time.Sleep(2 * time.Second) // let the load reach every replica before the stop
 	stopAt := time.Now()
 	d.Docker("stop", "--time=30", victim)
 	stopped := time.Since(stopAt)
+	// Gone from the file consul-template rendered and from the config the
+	// running workers use, whatever the number of replicas left.
+	d.requireUpstream(lb, addr, false, 10*time.Second)
 	time.Sleep(2 * time.Second)
 	requireNoFailures(t, load.Stop(t), "replica stop under load")
 
@@ -42,7 +49,9 @@ func scaleDownDrains(t *testing.T, d *Deployment) {
 	lbLogs := d.Logs(lb, stopAt)
 	deregistered := firstLog(t, logs, "deregistered hello_server-"+host)
 	notServing := firstLog(t, logs, "shutdown 1/3: health NOT_SERVING")
-	lbReloaded := firstLog(t, lbLogs, "reload-nginx: reloaded nginx with 2 hello_server replica(s)")
+	lbReloaded := firstLogWhere(t, lbLogs, "the first reload of nginx without "+addr, func(text string) bool {
+		return reloadWithout(text, addr)
+	})
 	graceful := firstLog(t, logs, "shutdown 3/3: graceful stop")
 	completed := firstLog(t, logs, "stopped: all calls in flight completed")
 	fmt.Printf("timeline after docker stop: deregistered +%s, NOT_SERVING +%s, LB reloaded without it +%s, graceful stop +%s, calls done +%s, container exited +%s\n",
@@ -90,18 +99,66 @@ func sustainedLoad(t *testing.T, d *Deployment) {
 	}
 }
 
+// nginxReloads reloads nginx under load, three times with the same config
+// and twice with a new one, and checks that each reload took effect: the
+// workers serving are new ones, and a changed config is the one answering.
 func nginxReloads(t *testing.T, d *Deployment) {
 	lb := d.ContainerIDs("load-balancer")[0]
 	load := d.StartLoad(t, "-c=50", "-rate=2000")
 	for i := 0; i < 3; i++ {
+		before := d.servingWorkers(lb)
 		d.Docker("exec", "-u", "app", lb, "nginx", "-e", "stderr", "-s", "reload")
-		time.Sleep(time.Second)
+		eventually(t, 10*time.Second, "new nginx workers after the reload", func() error {
+			return workersReplaced(before, d.servingWorkers(lb))
+		})
 	}
-	// A new config: one more upstream keepalive connection, then back.
-	for _, n := range []string{"65", "64"} {
+	// A new config: the upstream's line on :8080/upstream gets a marker,
+	// then loses it again; each time the running workers must answer with
+	// the file's new content.
+	original, err := d.servingUpstream(lb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, marker := range []string{"reload-check", ""} {
 		d.Docker("exec", "-u", "app", lb, "sh", "-c",
-			fmt.Sprintf("sed -i 's/keepalive [0-9]*;/keepalive %s;/' /etc/nginx/conf.d/load-balancer.conf && nginx -e stderr -s reload", n))
-		time.Sleep(time.Second)
+			`sed -i 's/^\( *default "[^"]*\) *reload-check *";/\1";/; s/^\( *default "[^"]*\)";/\1 `+marker+`";/' /etc/nginx/conf.d/load-balancer.conf && nginx -e stderr -s reload`)
+		want := slices.Clone(original)
+		if marker != "" {
+			want = append(want, marker)
+			slices.Sort(want)
+		}
+		eventually(t, 10*time.Second, "the reloaded config answers", func() error {
+			got, err := d.servingUpstream(lb)
+			if err != nil {
+				return err
+			}
+			if !slices.Equal(got, want) {
+				return fmt.Errorf(":8080/upstream: expected %v, received %v", want, got)
+			}
+			return nil
+		})
 	}
 	requireNoFailures(t, load.Stop(t), "nginx reloads under load")
+}
+
+// servingWorkers lists nginx's workers that take new connections: an old
+// worker renames itself "nginx: worker process is shutting down".
+func (d *Deployment) servingWorkers(lb string) []string {
+	all := d.processes(lb, "nginx: worker process")
+	leaving := d.processes(lb, "nginx: worker process is shutting down")
+	return slices.DeleteFunc(all, func(pid string) bool { return slices.Contains(leaving, pid) })
+}
+
+// workersReplaced checks that none of the workers that served before a
+// reload still serves (old ones call themselves "is shutting down").
+func workersReplaced(before, after []string) error {
+	if len(after) == 0 {
+		return fmt.Errorf("no nginx worker is serving")
+	}
+	for _, pid := range after {
+		if slices.Contains(before, pid) {
+			return fmt.Errorf("worker %s from before the reload still serves (before %v, now %v)", pid, before, after)
+		}
+	}
+	return nil
 }

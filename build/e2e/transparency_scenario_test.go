@@ -22,7 +22,7 @@ func startTransparency(t *testing.T) func() error {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
-		done <- transparency.Run(ctx, "127.0.0.1:5000", 3*time.Minute, func(format string, args ...any) {
+		done <- transparency.Run(ctx, lbAddr, 3*time.Minute, func(format string, args ...any) {
 			fmt.Printf("transparency: "+format+"\n", args...)
 		})
 	}()
@@ -44,11 +44,11 @@ func grpcTools(t *testing.T, d *Deployment) {
 		args []string
 		want string
 	}{
-		{[]string{"grpcurl", "-plaintext", "127.0.0.1:5000", "list"}, "protos.Ping"},
-		{[]string{"grpcurl", "-plaintext", "127.0.0.1:5000", "describe", "protos.Ping"}, "rpc SayHello ( .protos.PingMessage ) returns ( .protos.PingMessage );"},
-		{[]string{"grpcurl", "-plaintext", "-d", `{"greeting":"hi"}`, "127.0.0.1:5000", "protos.Ping/SayHello"}, `"greeting": "Hello from `},
-		{[]string{"grpc-health-probe", "-addr=127.0.0.1:5000"}, "status: SERVING"},
-		{[]string{"grpc-health-probe", "-addr=127.0.0.1:5000", "-service=protos.Ping"}, "status: SERVING"},
+		{[]string{"grpcurl", "-plaintext", lbAddr, "list"}, "protos.Ping"},
+		{[]string{"grpcurl", "-plaintext", lbAddr, "describe", "protos.Ping"}, "rpc SayHello ( .protos.PingMessage ) returns ( .protos.PingMessage );"},
+		{[]string{"grpcurl", "-plaintext", "-d", `{"greeting":"hi"}`, lbAddr, "protos.Ping/SayHello"}, `"greeting": "Hello from `},
+		{[]string{"grpc-health-probe", "-addr=" + lbAddr}, "status: SERVING"},
+		{[]string{"grpc-health-probe", "-addr=" + lbAddr, "-service=protos.Ping"}, "status: SERVING"},
 	} {
 		out, err := exec.Command(filepath.Join(bin, c.args[0]), c.args[1:]...).CombinedOutput()
 		fmt.Printf("$ %s\n%s", strings.Join(c.args, " "), out)

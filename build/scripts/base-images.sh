@@ -65,10 +65,7 @@ context_with_ca() {
 }
 
 if ! have_image "$LOCAL_DEBIAN"; then
-  command -v mmdebstrap >/dev/null || {
-    log "mmdebstrap is needed to make a local base image: install it (apt-get install mmdebstrap)"
-    exit 1
-  }
+  "$(dirname "$0")/host-packages.sh" "a local Debian base image (no container registry answered)" mmdebstrap=mmdebstrap
   mkdir -p "$CACHE_DIR"
   start=$SECONDS
   log "mmdebstrap $SUITE from the host's apt sources (about a minute)"

@@ -10,13 +10,17 @@ CACHE_DIR="$(pwd)/.cache"
 mkdir -p "$CACHE_DIR"
 start=$SECONDS
 
-# GO_IMAGE and RUNTIME_IMAGE: the defaults, or local bases when no registry answers.
+# GO_IMAGE and RUNTIME_IMAGE: the defaults, or local bases when no registry
+# answers. Captured first, so a failure there (it has said why) stops here.
+bases="$(build/scripts/base-images.sh)" || exit 1
+GO_IMAGE="" RUNTIME_IMAGE=""
 while IFS='=' read -r key value; do
   case "$key" in
     GO_IMAGE) GO_IMAGE="$value" ;;
     RUNTIME_IMAGE) RUNTIME_IMAGE="$value" ;;
   esac
-done < <(build/scripts/base-images.sh)
+done <<<"$bases"
+[[ -n $GO_IMAGE && -n $RUNTIME_IMAGE ]] || { echo "build-images: base-images.sh named no GO_IMAGE/RUNTIME_IMAGE: $bases"; exit 1; }
 echo "build-images: builder $GO_IMAGE, runtime $RUNTIME_IMAGE"
 
 # Module downloads inside the builder use the host's Go settings, so a proxy

@@ -21,3 +21,10 @@ upstream hello_server {
     keepalive_requests 1000000;
     keepalive_timeout 60s;
 }
+
+# The servers above, as one line that nginx's 8080 listener serves at
+# /upstream: what nginx's running workers route to, not only what the file
+# says (a request there is answered by the workers of the config in force).
+map "" $hello_server_upstream {
+    default "{{- range service "hello_server" }}{{ .Address }}:{{ .Port }} {{ end -}}";
+}

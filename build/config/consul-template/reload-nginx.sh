@@ -16,16 +16,18 @@ if ! out=$(nginx -e stderr -t -q -c /etc/nginx/nginx.conf 2>&1); then
 fi
 cp "$live" "$good"
 replicas=$(grep -c '^ *server .* max_fails=' "$live")
+# The addresses too, so the log shows which replicas a reload routes to.
+addresses=$(sed -n 's/^ *server \([^ ]*\) max_fails=.*/\1/p' "$live" | tr '\n' ' ' | sed 's/ $//')
 
 if [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
     # A reload starts new workers with the new upstreams; old workers finish
     # the calls in flight. A restart would cut them.
     if nginx -e stderr -s reload -c /etc/nginx/nginx.conf; then
-        echo "reload-nginx: reloaded nginx with $replicas hello_server replica(s)"
+        echo "reload-nginx: reloaded nginx with $replicas hello_server replica(s): $addresses"
     else
         echo "reload-nginx: nginx -s reload failed; nginx keeps its current config" >&2
     fi
 else
-    echo "reload-nginx: nginx is not running yet; it will start with $replicas hello_server replica(s)"
+    echo "reload-nginx: nginx is not running yet; it will start with $replicas hello_server replica(s): $addresses"
 fi
 exit 0
