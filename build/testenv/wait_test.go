@@ -44,3 +44,30 @@ func TestPollChecksAtLeastOnce(t *testing.T) {
 		t.Errorf("Poll with no time left: got %d calls and error %v, want 1 call and its error", calls, err)
 	}
 }
+
+// fatalRecorder stands in for a test, to see what Eventually reports.
+type fatalRecorder struct {
+	testing.TB
+	fatal string
+}
+
+func (r *fatalRecorder) Helper() {}
+
+func (r *fatalRecorder) Fatalf(format string, args ...any) { r.fatal = fmt.Sprintf(format, args...) }
+
+func TestEventuallyFailsWithWhatAndTheLastError(t *testing.T) {
+	r := &fatalRecorder{TB: t}
+	calls := 0
+	EventuallyEvery(r, 30*time.Millisecond, 5*time.Millisecond, "the replica is routed", func() error {
+		calls++
+		return fmt.Errorf("call %d: no", calls)
+	})
+	if want := fmt.Sprintf("the replica is routed: not true after 30ms: call %d: no", calls); r.fatal != want {
+		t.Errorf("EventuallyEvery with a check that never passes: got fatal %q, want %q", r.fatal, want)
+	}
+	r = &fatalRecorder{TB: t}
+	Eventually(r, time.Second, "passes", func() error { return nil })
+	if r.fatal != "" {
+		t.Errorf("Eventually with a check that passes: got fatal %q, want none", r.fatal)
+	}
+}
