@@ -12,21 +12,26 @@ TAG      ?= latest
 N        ?= 3
 export TAG
 
-# Compose v2 (`docker compose`) where it is installed, else docker-compose v1.
-COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
-export COMPOSE
+# Compose is chosen in one place, build/scripts/compose.sh: COMPOSE from the
+# environment when set (COMPOSE="docker-compose" make up), else `docker compose`
+# (v2) where it runs, else docker-compose. It shows the command, then runs it.
+compose := build/scripts/compose.sh
 
 # Pinned generator versions; `make proto` refuses any other protoc.
 PROTOC_VERSION := 3.21.12
 
 # Infrastructure binaries, each from its pinned wrapper module in build/tools/.
-TOOL_BINS := consul consul-template supervisord grpcurl grpc-health-probe protoc-gen-go-grpc
+TOOL_BINS := consul consul-template supervisord grpcurl grpc-health-probe protoc-gen-go-grpc docker-compose
 pkg_consul             := github.com/hashicorp/consul
 pkg_consul-template    := github.com/hashicorp/consul-template
 pkg_supervisord        := github.com/ochinchina/supervisord
 pkg_grpcurl            := github.com/fullstorydev/grpcurl/cmd/grpcurl
 pkg_grpc-health-probe  := github.com/grpc-ecosystem/grpc-health-probe
 pkg_protoc-gen-go-grpc := google.golang.org/grpc/cmd/protoc-gen-go-grpc
+pkg_docker-compose     := github.com/docker/compose/v2/cmd
+# Extra -ldflags per tool. Compose reports the version stamped here ("dev"
+# without it); it is read from the wrapper's go.mod when the binary is built.
+ldflags_docker-compose  = -X github.com/docker/compose/v2/internal.Version=$(shell cd $(TOOLS)/docker-compose && go list -m -f '{{.Version}}' github.com/docker/compose/v2)
 
 .PHONY: help
 help: # @HELP lists the targets
@@ -39,35 +44,44 @@ images: # @HELP builds the images (makes local base images when no registry answ
 
 .PHONY: up
 up: images # @HELP builds the images and starts the deployment, waiting until it is healthy
-	$(COMPOSE) up -d --remove-orphans
+	@$(compose) up -d --remove-orphans
 	build/scripts/wait-healthy.sh 180
 
 .PHONY: down
 down: # @HELP stops the deployment and removes its containers, networks and volumes
-	$(COMPOSE) down --remove-orphans --volumes
+	@$(compose) down --remove-orphans --volumes
 
 .PHONY: scale
 scale: # @HELP scales hello_server to N replicas (make scale N=5)
-	$(COMPOSE) up -d --no-recreate --scale hello_server=$(N)
+	@$(compose) up -d --no-recreate --scale hello_server=$(N)
 	build/scripts/wait-healthy.sh 120
 
 .PHONY: logs
 logs: # @HELP follows the logs of every service
-	$(COMPOSE) logs -f --tail=100
+	@$(compose) logs -f --tail=100
 
 .PHONY: ps
 ps: # @HELP lists the deployment's containers and their health
-	$(COMPOSE) ps
+	@$(compose) ps
 
 ##@ Development
 .PHONY: tools
-tools: $(addprefix $(BIN)/,$(TOOL_BINS)) # @HELP builds consul, consul-template, supervisord, grpcurl, grpc-health-probe into bin/
+tools: $(addprefix $(BIN)/,$(TOOL_BINS)) # @HELP builds consul, consul-template, supervisord, grpcurl, grpc-health-probe, docker-compose into bin/
+
+.PHONY: compose-plugin
+compose-plugin: $(BIN)/docker-compose # @HELP installs the pinned Compose v2 as the Docker CLI plugin, so `docker compose` runs it
+	@dir="$${DOCKER_CONFIG:-$$HOME/.docker}/cli-plugins"; \
+	install -D -m 0755 $(BIN)/docker-compose "$$dir/docker-compose"; \
+	want="$$($(BIN)/docker-compose version --short)"; got="$$(docker compose version --short 2>&1)" || true; \
+	if [[ "$$got" != "$$want" ]]; then \
+	  echo "compose-plugin: installed $$dir/docker-compose, but \`docker compose version --short\` answered \"$$got\", not $$want"; exit 1; fi; \
+	echo "compose-plugin: installed $$dir/docker-compose; \`docker compose\` is Compose $$got"
 
 # A binary is rebuilt only when its pinned module changes.
 $(BIN)/%: $(TOOLS)/%/go.mod $(TOOLS)/%/go.sum
 	@mkdir -p $(BIN)
 	@echo "tools: building $* from $(TOOLS)/$*"
-	cd $(TOOLS)/$* && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o $@ $(pkg_$*)
+	cd $(TOOLS)/$* && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w $(ldflags_$*)" -o $@ $(pkg_$*)
 
 .PHONY: build
 build: # @HELP builds grpc_server, grpc_client and registrar into bin/

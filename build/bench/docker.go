@@ -15,13 +15,6 @@ import (
 // network is the compose project's default network (COMPOSE_PROJECT_NAME in .env).
 const network = "grpclb_default"
 
-func composeCommand() []string {
-	if exec.Command("docker", "compose", "version").Run() == nil {
-		return []string{"docker", "compose"}
-	}
-	return []string{"docker-compose"}
-}
-
 func run(name string, args ...string) (string, error) {
 	var out bytes.Buffer
 	cmd := exec.Command(name, args...)

@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/grpc-lb/nginx-consul/build/compose"
 )
 
 func main() {
@@ -25,7 +27,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench: -rounds and -scale-ups must be at least 1, -duration at least 1s")
 		os.Exit(2)
 	}
-	b := &Bench{Compose: composeCommand(), Rounds: *rounds, Duration: *duration, ScaleUps: *scaleUps}
+	// Run from the repository root (make bench): the Compose that make up uses.
+	c, err := compose.Find(".")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		os.Exit(1)
+	}
+	b := &Bench{Compose: c.Args, Rounds: *rounds, Duration: *duration, ScaleUps: *scaleUps}
 	if err := b.Run(*keep); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		os.Exit(1)

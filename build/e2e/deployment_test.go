@@ -11,10 +11,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/grpc-lb/nginx-consul/build/compose"
 	"github.com/grpc-lb/nginx-consul/grpc_client/loadclient"
 )
 
@@ -22,8 +24,8 @@ import (
 type Deployment struct {
 	t       *testing.T
 	root    string
-	compose []string // "docker compose" or "docker-compose"
-	client  string   // the grpc_client binary
+	compose compose.Command // every command runs in its environment, so make and the scripts run this Compose too
+	client  string          // the grpc_client binary
 }
 
 func repoRoot() string {
@@ -31,14 +33,10 @@ func repoRoot() string {
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
-// NewDeployment finds compose and builds the client once.
-func NewDeployment(t *testing.T) *Deployment {
-	d := &Deployment{t: t, root: repoRoot()}
-	if exec.Command("docker", "compose", "version").Run() == nil {
-		d.compose = []string{"docker", "compose"}
-	} else {
-		d.compose = []string{"docker-compose"}
-	}
+// NewDeployment drives the deployment with Compose c (see composeUnderTest)
+// and builds the client once.
+func NewDeployment(t *testing.T, c compose.Command) *Deployment {
+	d := &Deployment{t: t, root: repoRoot(), compose: c}
 	d.client = filepath.Join(t.TempDir(), "grpc_client")
 	d.mustRun(5*time.Minute, "go", "build", "-o", d.client, "./grpc_client")
 	return d
@@ -50,16 +48,27 @@ func (d *Deployment) Step(format string, args ...any) {
 	fmt.Printf("\n=== STEP %s (%s)\n", line, time.Now().Format("15:04:05"))
 }
 
-// run runs a command in the repository root and returns its combined output.
-// make's output is also shown as it comes, so a long `make up` shows progress.
+// run runs a command in the repository root, in the deployment's Compose
+// environment, and returns its combined output. make's output is also shown as
+// it comes, so a long `make up` shows progress.
 func (d *Deployment) run(timeout time.Duration, name string, args ...string) (string, error) {
 	cmd := exec.Command(name, args...)
 	cmd.Dir = d.root
-	cmd.Env = os.Environ()
+	cmd.Env = d.compose.Environ()
+	var show io.Writer
+	if name == "make" {
+		show = os.Stdout
+	}
+	return runWithin(cmd, timeout, show)
+}
+
+// runWithin runs cmd and returns its combined output, also copied to show
+// unless that is nil, and kills it after timeout.
+func runWithin(cmd *exec.Cmd, timeout time.Duration, show io.Writer) (string, error) {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	if name == "make" {
-		shown := io.MultiWriter(&out, os.Stdout)
+	if show != nil {
+		shown := io.MultiWriter(&out, show)
 		cmd.Stdout, cmd.Stderr = shown, shown
 	}
 	if err := cmd.Start(); err != nil {
@@ -73,7 +82,7 @@ func (d *Deployment) run(timeout time.Duration, name string, args ...string) (st
 	case <-time.After(timeout):
 		_ = cmd.Process.Kill()
 		<-done
-		return out.String(), fmt.Errorf("%s %s: still running after %s", name, strings.Join(args, " "), timeout)
+		return out.String(), fmt.Errorf("%s: still running after %s", strings.Join(cmd.Args, " "), timeout)
 	}
 }
 
@@ -87,17 +96,23 @@ func (d *Deployment) mustRun(timeout time.Duration, name string, args ...string)
 	return out
 }
 
-// Compose runs the compose command of this machine with args.
+// Compose runs the deployment's Compose with args.
 func (d *Deployment) Compose(timeout time.Duration, args ...string) string {
 	d.t.Helper()
-	return d.mustRun(timeout, d.compose[0], append(d.compose[1:], args...)...)
+	return d.mustRun(timeout, d.compose.Args[0], d.composeArgs(args...)...)
+}
+
+// composeArgs are the arguments after the deployment's Compose program:
+// "compose", args... for `docker compose`, args... for docker-compose.
+func (d *Deployment) composeArgs(args ...string) []string {
+	return append(slices.Clone(d.compose.Args[1:]), args...)
 }
 
 // DumpLogs prints what every service logged and the containers' state.
 func (d *Deployment) DumpLogs() {
 	for _, args := range [][]string{{"ps"}, {"logs", "--no-color", "--tail=300"}} {
-		out, _ := d.run(time.Minute, d.compose[0], append(d.compose[1:], args...)...)
-		fmt.Printf("\n--- %s %s\n%s\n", strings.Join(d.compose, " "), strings.Join(args, " "), out)
+		out, _ := d.run(time.Minute, d.compose.Args[0], d.composeArgs(args...)...)
+		fmt.Printf("\n--- %s %s\n%s\n", d.compose, strings.Join(args, " "), out)
 	}
 }
 

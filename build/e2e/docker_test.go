@@ -14,9 +14,9 @@ import (
 // ContainerIDs lists the IDs of a compose service's containers.
 func (d *Deployment) ContainerIDs(service string) []string {
 	d.t.Helper()
-	out, err := d.run(time.Minute, d.compose[0], append(d.compose[1:], "ps", "-q", service)...)
+	out, err := d.run(time.Minute, d.compose.Args[0], d.composeArgs("ps", "-q", service)...)
 	if err != nil {
-		d.t.Fatalf("%s ps -q %s: %v\n%s", strings.Join(d.compose, " "), service, err, out)
+		d.t.Fatalf("%s ps -q %s: %v\n%s", d.compose, service, err, out)
 	}
 	return strings.Fields(out)
 }
@@ -116,10 +116,12 @@ func (d *Deployment) waitReplicas(t *testing.T, n int) []string {
 	return hosts
 }
 
-// ScaleTo runs the README's scaling command and waits for n healthy replicas.
+// ScaleTo scales hello_server alone to n and waits for n healthy replicas.
 func (d *Deployment) ScaleTo(t *testing.T, n int) []string {
 	t.Helper()
-	d.Compose(10*time.Minute, "up", "-d", "--no-recreate", "--scale", fmt.Sprintf("hello_server=%d", n))
+	// Only hello_server, and not its dependencies: a plain `up` would also
+	// start a Consul server or load balancer that a scenario stopped.
+	d.Compose(10*time.Minute, "up", "-d", "--no-deps", "--no-recreate", "--scale", fmt.Sprintf("hello_server=%d", n), "hello_server")
 	return d.waitReplicas(t, n)
 }
 

@@ -9,11 +9,23 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/grpc-lb/nginx-consul/build/compose"
 )
 
-// TestREADME follows the README from `make up` to `make down`, in order.
+// TestREADME follows the README from `make up` to `make down`, in order,
+// once per Compose version (subtests compose-v1, compose-v2): make and the
+// README's compose commands run that version.
 func TestREADME(t *testing.T) {
-	d := NewDeployment(t)
+	for _, version := range composeVersions(t) {
+		t.Run("compose-"+version, func(t *testing.T) {
+			followREADME(t, composeUnderTest(t, version))
+		})
+	}
+}
+
+func followREADME(t *testing.T, c compose.Command) {
+	d := NewDeployment(t, c)
 	consul := consulClient(t)
 
 	d.Step("0: start from nothing (make down)")
@@ -30,7 +42,7 @@ func TestREADME(t *testing.T) {
 
 	d.Step("1: make up, then one call through :5000")
 	d.mustRun(45*time.Minute, "make", "up")
-	if d.compose[0] == "docker" {
+	if d.compose.Major() == "2" {
 		// Compose v2: its own wait for every healthcheck must succeed too.
 		d.Compose(5*time.Minute, "up", "-d", "--wait")
 	}

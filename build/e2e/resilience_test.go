@@ -10,9 +10,10 @@ import (
 )
 
 // TestResilience runs the zero-downtime and fault scenarios against one
-// deployment, each under load through :5000.
+// deployment, each under load through :5000, with Compose v2 (what most
+// users have) unless E2E_COMPOSE leaves it out.
 func TestResilience(t *testing.T) {
-	d := NewDeployment(t)
+	d := NewDeployment(t, composeUnderTest(t, newestComposeVersion(composeVersions(t))))
 	// The replicas also serve protos.Echo, the transparency checks' service.
 	t.Setenv("GRPC_SERVER_ECHO", "true")
 	// Registered before make up, so a failed start still dumps the logs and

@@ -5,10 +5,10 @@
 set -o errexit -o nounset -o pipefail
 cd "$(dirname "$0")/../.."
 deadline=$((SECONDS + ${1:-180}))
-COMPOSE="${COMPOSE:-docker-compose}"
+compose="$(build/scripts/compose.sh)"
 
 while :; do
-  ids="$($COMPOSE ps -q)"
+  ids="$($compose ps -q)"
   if [[ -z "$ids" ]]; then
     echo "wait-healthy: no containers in the project"
     exit 1
