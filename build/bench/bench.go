@@ -3,10 +3,11 @@ package main
 import (
 	"fmt"
 	"os"
-	"sort"
 	"time"
 
+	"github.com/grpc-lb/nginx-consul/build/testenv"
 	"github.com/grpc-lb/nginx-consul/grpc_client/loadclient"
+	"github.com/grpc-lb/nginx-consul/grpc_client/stats"
 )
 
 // Path is one way calls reach a replica.
@@ -140,27 +141,20 @@ func (b *Bench) measureRun(round int, path *Path, host string, port int, load []
 
 // waitRouted waits until calls through the LB reach n replicas.
 func waitRouted(n int) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	return testenv.Poll(30*time.Second, 250*time.Millisecond, func() error {
 		s, err := clientRun("load-balancer", 5000, "-n=200", "-c=8")
 		if err == nil && len(s.ByReplica) == n && s.Failed == 0 {
 			return nil
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("calls reach %v, want %d replicas (err %v)", s.ByReplica, n, err)
-		}
-	}
+		return fmt.Errorf("calls reach %v, want %d replicas (err %v)", s.ByReplica, n, err)
+	})
 }
 
 // median of the runs' values.
 func median(runs []loadclient.Summary, value func(loadclient.Summary) float64) float64 {
-	if len(runs) == 0 {
-		return 0
-	}
 	v := make([]float64, len(runs))
 	for i, r := range runs {
 		v[i] = value(r)
 	}
-	sort.Float64s(v)
-	return v[len(v)/2]
+	return stats.Median(v)
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/grpc-lb/nginx-consul/build/testenv"
 	"github.com/grpc-lb/nginx-consul/grpc_client/loadclient"
 )
 
@@ -96,14 +97,17 @@ func clientStart(name, host string, port int, args ...string) (*exec.Cmd, *bytes
 		return nil, nil, err
 	}
 	// Wait until the container runs, so the caller's timeline starts with load on.
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if s, _ := run("docker", "inspect", "--format", "{{.State.Running}}", name); strings.TrimSpace(s) == "true" {
-			return cmd, &out, nil
+	err := testenv.Poll(30*time.Second, 100*time.Millisecond, func() error {
+		s, err := run("docker", "inspect", "--format", "{{.State.Running}}", name)
+		if strings.TrimSpace(s) != "true" {
+			return fmt.Errorf("running: %q (%v)", strings.TrimSpace(s), err)
 		}
-		time.Sleep(100 * time.Millisecond)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("load container %s did not start within 30 s: %w", name, err)
 	}
-	return nil, nil, fmt.Errorf("load container %s did not start", name)
+	return cmd, &out, nil
 }
 
 // clientStop interrupts the background client (calls in flight finish) and

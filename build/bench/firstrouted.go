@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 )
@@ -155,15 +154,4 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// percentile of durations, nearest rank.
-func percentile(d []time.Duration, p float64) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
-	s := append([]time.Duration(nil), d...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	rank := int(p*float64(len(s))+0.999999) - 1
-	return s[max(0, min(rank, len(s)-1))]
 }

@@ -33,22 +33,6 @@ func TestServiceOf(t *testing.T) {
 	}
 }
 
-func TestPercentile(t *testing.T) {
-	var d []time.Duration
-	for i := 1; i <= 20; i++ {
-		d = append(d, time.Duration(21-i)*time.Millisecond) // unsorted on purpose
-	}
-	if got := percentile(d, 0.5); got != 10*time.Millisecond {
-		t.Errorf("p50: expected 10ms, received %s", got)
-	}
-	if got := percentile(d, 0.95); got != 19*time.Millisecond {
-		t.Errorf("p95: expected 19ms, received %s", got)
-	}
-	if got := percentile(nil, 0.95); got != 0 {
-		t.Errorf("p95 of nothing: expected 0, received %s", got)
-	}
-}
-
 func TestParseCgroupCPU(t *testing.T) {
 	for in, want := range map[string]time.Duration{
 		"usage_usec 1500000\nuser_usec 1000000\nsystem_usec 500000\n": 1500 * time.Millisecond, // cgroup v2

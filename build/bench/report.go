@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/grpc-lb/nginx-consul/grpc_client/loadclient"
+	"github.com/grpc-lb/nginx-consul/grpc_client/stats"
 )
 
 // Markdown renders the results table.
@@ -52,8 +53,8 @@ func (b *Bench) Markdown() string {
 	fmt.Fprintf(&w, "\n| measure | value |\n|---|---|\n")
 	fmt.Fprintf(&w, "| LB/direct ratio (1 replica) | %.2f |\n", median(b.Paths[1].Runs, rps)/direct)
 	fmt.Fprintf(&w, "| LB/direct ratio (3 replicas) | %.2f |\n", median(b.Paths[2].Runs, rps)/direct)
-	fmt.Fprintf(&w, "| new replica: server listening -> first routed call, p50 (%d scale-ups) | %s |\n", len(b.FirstRouted), percentile(b.FirstRouted, 0.5).Round(time.Millisecond))
-	fmt.Fprintf(&w, "| new replica: server listening -> first routed call, p95 | %s |\n", percentile(b.FirstRouted, 0.95).Round(time.Millisecond))
+	fmt.Fprintf(&w, "| new replica: server listening -> first routed call, p50 (%d scale-ups) | %s |\n", len(b.FirstRouted), stats.Percentile(b.FirstRouted, 0.5).Round(time.Millisecond))
+	fmt.Fprintf(&w, "| new replica: server listening -> first routed call, p95 | %s |\n", stats.Percentile(b.FirstRouted, 0.95).Round(time.Millisecond))
 	fmt.Fprintf(&w, "| failed calls while scaling 2 -> 5 -> 2 under load | %d of %d |\n", b.ScaleLoad.Failed, b.ScaleLoad.Calls)
 	var mem []string
 	sums := map[string][]float64{}
@@ -79,8 +80,8 @@ func (b *Bench) Markdown() string {
 		fmt.Fprintf(&w, "| %d | +%s | +%s | +%s |\n", i+1, st.Registered.Round(time.Millisecond),
 			st.LBReloaded.Round(time.Millisecond), st.FirstCall.Round(time.Millisecond))
 	}
-	fmt.Fprintf(&w, "| median | +%s | +%s | +%s |\n", percentile(registered, 0.5).Round(time.Millisecond),
-		percentile(reloaded, 0.5).Round(time.Millisecond), percentile(b.FirstRouted, 0.5).Round(time.Millisecond))
+	fmt.Fprintf(&w, "| median | +%s | +%s | +%s |\n", stats.Percentile(registered, 0.5).Round(time.Millisecond),
+		stats.Percentile(reloaded, 0.5).Round(time.Millisecond), stats.Percentile(b.FirstRouted, 0.5).Round(time.Millisecond))
 	fmt.Fprintf(&w, "\n![calls per second and failures during scale 2 -> 5 -> 2](scale-event.png)\n")
 	return w.String()
 }
@@ -96,6 +97,5 @@ func medianCPU(runs []CPUPerCall, part func(CPUPerCall) time.Duration) string {
 	for i, r := range runs {
 		v[i] = part(r)
 	}
-	sort.Slice(v, func(i, j int) bool { return v[i] < v[j] })
-	return fmt.Sprintf("%.1f µs", float64(v[len(v)/2])/float64(time.Microsecond))
+	return fmt.Sprintf("%.1f µs", float64(stats.Median(v))/float64(time.Microsecond))
 }

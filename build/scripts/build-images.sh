@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the deployment's images in order: the shared base (which the Consul
-# servers also run), then hello_server and load-balancer on top of it.
+# Builds the deployment's images in order: the project's programs (compiled
+# once, for the images to copy), the shared base (which the Consul servers
+# also run), then hello_server and load-balancer on top of it.
 set -o errexit -o nounset -o pipefail
 cd "$(dirname "$0")/../.."
 
@@ -29,6 +30,7 @@ args=(
   --build-arg "GO_IMAGE=$GO_IMAGE"
   --build-arg "RUNTIME_IMAGE=$RUNTIME_IMAGE"
   --build-arg "BASE_IMAGE=grpc-lb/base:$TAG"
+  --build-arg "PROGRAMS_IMAGE=grpc-lb/programs:$TAG"
   --build-arg "GOPROXY=$(go_env GOPROXY)"
   --build-arg "GOSUMDB=$(go_env GOSUMDB)"
   --build-arg "GONOSUMDB=$(go_env GONOSUMDB)"
@@ -47,6 +49,7 @@ build() {
   echo "build-images: $image built in $((SECONDS - t)) s"
 }
 
+build Dockerfile.programs "grpc-lb/programs:$TAG"
 build Dockerfile "grpc-lb/base:$TAG"
 build Dockerfile.grpc "grpc-lb/hello-server:$TAG"
 build Dockerfile.lb "grpc-lb/load-balancer:$TAG"

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/grpc-lb/nginx-consul/build/testenv"
 	"github.com/grpc-lb/nginx-consul/protos"
 )
 
@@ -202,34 +203,33 @@ func Cancellation(ctx context.Context, conn *grpc.ClientConn) error {
 func awaitOutcome(ctx context.Context, client protos.EchoClient, id string, done func(protos.CallOutcome) bool) (*protos.OutcomeReply, error) {
 	ctx, cancel := context.WithTimeout(ctx, outcomeWait)
 	defer cancel()
+	var reply *protos.OutcomeReply
 	last := &protos.OutcomeReply{}
 	answered := map[string]bool{}
 	var lastErr error
-	for {
+	err := testenv.Poll(outcomeWait, 20*time.Millisecond, func() error {
 		out, err := client.Outcome(ctx, &protos.OutcomeRequest{RequestId: id})
 		switch {
 		case err != nil:
 			lastErr = err
 		case done(out.GetOutcome()):
-			return out, nil
+			reply = out
+			return nil
 		case out.GetOutcome() != protos.CallOutcome_CALL_OUTCOME_UNKNOWN:
 			last = out
 		}
 		if err == nil {
 			answered[out.GetHostname()] = true
 		}
-		select {
-		case <-ctx.Done():
-			switch {
-			case last.GetOutcome() != protos.CallOutcome_CALL_OUTCOME_UNKNOWN:
-				return nil, fmt.Errorf("after %s the server still reported %s", outcomeWait, last.GetOutcome())
-			case len(answered) == 0:
-				return nil, fmt.Errorf("Outcome: %w", lastErr)
-			default:
-				return nil, fmt.Errorf("after %s no replica reported the call; polls reached %v (a replica missing from these was taken out of the balancer), last error %v",
-					outcomeWait, sortedKeys(answered), lastErr)
-			}
-		case <-time.After(20 * time.Millisecond):
+		switch {
+		case last.GetOutcome() != protos.CallOutcome_CALL_OUTCOME_UNKNOWN:
+			return fmt.Errorf("after %s the server still reported %s", outcomeWait, last.GetOutcome())
+		case len(answered) == 0:
+			return fmt.Errorf("Outcome: %w", lastErr)
+		default:
+			return fmt.Errorf("after %s no replica reported the call; polls reached %v (a replica missing from these was taken out of the balancer), last error %v",
+				outcomeWait, sortedKeys(answered), lastErr)
 		}
-	}
+	})
+	return reply, err
 }

@@ -8,6 +8,8 @@ import (
 	"net"
 	"strconv"
 	"time"
+
+	"github.com/grpc-lb/nginx-consul/grpc_server/portflag"
 )
 
 // Config is everything the client reads from its flags.
@@ -41,8 +43,7 @@ func ParseConfig(args []string, stderr io.Writer) (Config, error) {
 	fs := flag.NewFlagSet("grpc_client", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.Host, "host", "localhost", "host of the load balancer (or of one server)")
-	cfg.Port = 5000
-	fs.Var((*portFlag)(&cfg.Port), "port", "`port` of the load balancer (or of one server) (1-65535)")
+	portflag.Var(fs, &cfg.Port, "port", 5000, "`port` of the load balancer (or of one server) (1-65535)")
 	fs.IntVar(&cfg.Calls, "n", 1, "number of calls; more than 1 turns on load mode (ignored with -duration)")
 	fs.IntVar(&cfg.Concurrency, "c", 1, "calls in flight at once (1-10000)")
 	fs.IntVar(&cfg.Connections, "connections", 1, "HTTP/2 connections the calls share, like ghz --connections (1-1000)")
@@ -66,8 +67,8 @@ func (c Config) Validate() error {
 	if c.Host == "" {
 		errs = append(errs, errors.New(`-host="" is invalid: accepted is a host name or IP address`))
 	}
-	if c.Port < 1 || c.Port > 65535 {
-		errs = append(errs, fmt.Errorf("-port=%d is invalid: accepted is 1-65535", c.Port))
+	if err := portflag.Check("port", c.Port); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Calls < 1 {
 		errs = append(errs, fmt.Errorf("-n=%d is invalid: accepted is 1 or more", c.Calls))
@@ -88,19 +89,4 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("-timeout=%s is invalid: accepted is a positive duration", c.Timeout))
 	}
 	return errors.Join(errs...)
-}
-
-// portFlag is an int flag whose parse error says what is accepted; the flag
-// package's own says only "parse error".
-type portFlag int
-
-func (p *portFlag) String() string { return strconv.Itoa(int(*p)) }
-
-func (p *portFlag) Set(s string) error {
-	n, err := strconv.Atoi(s)
-	if err != nil {
-		return errors.New("accepted is 1-65535")
-	}
-	*p = portFlag(n)
-	return nil
 }

@@ -1,10 +1,12 @@
 package loadclient
 
 import (
+	"fmt"
 	"io"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/grpc-lb/nginx-consul/build/testenv"
 )
 
 func TestParseConfigDefaults(t *testing.T) {
@@ -49,13 +51,13 @@ func TestLoadMode(t *testing.T) {
 
 func TestParseConfigRejects(t *testing.T) {
 	// want lists what the error must contain: the flag, the value and what
-	// is accepted.
+	// is accepted. -port's own cases are grpc_server/portflag's; these two
+	// show ParseConfig uses it for parsing and for the range.
 	cases := []struct {
 		arg  string
 		want []string
 	}{
 		{"-port=0", []string{"-port=0", "1-65535"}},
-		{"-port=70000", []string{"-port=70000", "1-65535"}},
 		{"-port=abc", []string{"-port", `"abc"`, "1-65535"}},
 		{"-n=0", []string{"-n=0", "1 or more"}},
 		{"-c=0", []string{"-c=0", "1-10000"}},
@@ -66,19 +68,7 @@ func TestParseConfigRejects(t *testing.T) {
 		{"extra", []string{`"extra"`, "flags only"}},
 	}
 	for _, tc := range cases {
-		t.Run(tc.arg, func(t *testing.T) {
-			_, err := ParseConfig([]string{tc.arg}, io.Discard)
-			if err == nil {
-				t.Fatalf("ParseConfig(%q): got no error, want one containing %q", tc.arg, tc.want)
-			}
-			if strings.Contains(err.Error(), "\n") {
-				t.Errorf("ParseConfig(%q): got several errors, want only the one for %s:\n%v", tc.arg, tc.arg, err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("ParseConfig(%q) error:\n got  %q\n want it to contain %q", tc.arg, err, w)
-				}
-			}
-		})
+		_, err := ParseConfig([]string{tc.arg}, io.Discard)
+		testenv.RequireOneError(t, fmt.Sprintf("ParseConfig(%q)", tc.arg), err, tc.want...)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+
+	"github.com/grpc-lb/nginx-consul/grpc_client/stats"
 )
 
 // Failure is one failed call, kept so a test can tell when failures happened.
@@ -100,32 +102,14 @@ func summarize(target string, start time.Time, elapsed time.Duration, results []
 			s.Failures = append(s.Failures, Failure{StartUnixMs: r.start.UnixMilli(), Code: r.code.String(), Message: r.message})
 		}
 	}
-	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
-	s.P50Ms = percentileMs(latencies, 0.50)
-	s.P90Ms = percentileMs(latencies, 0.90)
-	s.P99Ms = percentileMs(latencies, 0.99)
-	if n := len(latencies); n > 0 {
-		s.MaxMs = ms(latencies[n-1])
-	}
+	s.P50Ms = ms(stats.Percentile(latencies, 0.50))
+	s.P90Ms = ms(stats.Percentile(latencies, 0.90))
+	s.P99Ms = ms(stats.Percentile(latencies, 0.99))
+	s.MaxMs = ms(stats.Percentile(latencies, 1))
 	if elapsed > 0 {
 		s.CallsPerSecond = float64(s.Calls) / elapsed.Seconds()
 	}
 	return s
-}
-
-// percentileMs uses the nearest-rank method on sorted latencies.
-func percentileMs(sorted []time.Duration, p float64) float64 {
-	if len(sorted) == 0 {
-		return 0
-	}
-	rank := int(p*float64(len(sorted))+0.999999) - 1
-	if rank < 0 {
-		rank = 0
-	}
-	if rank >= len(sorted) {
-		rank = len(sorted) - 1
-	}
-	return ms(sorted[rank])
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

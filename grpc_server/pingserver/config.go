@@ -5,8 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strconv"
 	"time"
+
+	"github.com/grpc-lb/nginx-consul/grpc_server/portflag"
 )
 
 // Config is everything the server reads from its flags.
@@ -32,8 +33,7 @@ func ParseConfig(args []string, stderr io.Writer) (Config, error) {
 	var cfg Config
 	fs := flag.NewFlagSet("grpc_server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	cfg.Port = 7777
-	fs.Var((*portFlag)(&cfg.Port), "port", "TCP `port` to listen on, on all interfaces (1-65535)")
+	portflag.Var(fs, &cfg.Port, "port", 7777, "TCP `port` to listen on, on all interfaces (1-65535)")
 	fs.DurationVar(&cfg.DrainPeriod, "drain", DefaultDrainPeriod,
 		"on SIGTERM, how long to keep serving while reporting NOT_SERVING, so load balancers stop routing here first (0s-5m)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second,
@@ -53,8 +53,8 @@ func ParseConfig(args []string, stderr io.Writer) (Config, error) {
 // Validate reports every setting that is out of range.
 func (c Config) Validate() error {
 	var errs []error
-	if c.Port < 1 || c.Port > 65535 {
-		errs = append(errs, fmt.Errorf("-port=%d is invalid: accepted is 1-65535", c.Port))
+	if err := portflag.Check("port", c.Port); err != nil {
+		errs = append(errs, err)
 	}
 	if c.DrainPeriod < 0 || c.DrainPeriod > 5*time.Minute {
 		errs = append(errs, fmt.Errorf("-drain=%s is invalid: accepted is 0s to 5m", c.DrainPeriod))
@@ -63,19 +63,4 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("-shutdown-timeout=%s is invalid: accepted is 1ms to 10m", c.ShutdownTimeout))
 	}
 	return errors.Join(errs...)
-}
-
-// portFlag is an int flag whose parse error says what is accepted; the flag
-// package's own says only "parse error".
-type portFlag int
-
-func (p *portFlag) String() string { return strconv.Itoa(int(*p)) }
-
-func (p *portFlag) Set(s string) error {
-	n, err := strconv.Atoi(s)
-	if err != nil {
-		return errors.New("accepted is 1-65535")
-	}
-	*p = portFlag(n)
-	return nil
 }

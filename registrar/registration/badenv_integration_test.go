@@ -37,8 +37,7 @@ func TestRegistrarBadEnvExits2(t *testing.T) {
 
 	// Control: the environment the cases start from does register, so an
 	// empty agent above means the bad runs stopped before registering.
-	p := startRegistrar(t, goodEnv(consul.HTTPAddr))
-	waitForLog(t, p, "registered "+idFor(t, "ping", "7777"), 10*time.Second)
+	startRegistered(t, consul, "ping", "7777", nil)
 }
 
 // An unreachable agent: a few attempts with backoff, then exit 1.

@@ -15,11 +15,7 @@ func TestRegistrarCheckFollowsServer(t *testing.T) {
 	consul := testenv.StartConsul(t)
 	ping := testenv.StartPingServer(t, "a")
 	port := portOf(t, ping.Addr)
-	env := registrarEnv(consul, "ping-check", port)
-	env["HEALTH_CHECK_ENDPOINT"] = "protos.Ping"
-	p := startRegistrar(t, env)
-	id := idFor(t, "ping-check", port)
-	waitForLog(t, p, "registered "+id, 10*time.Second)
+	_, id := startRegistered(t, consul, "ping-check", port, map[string]string{"HEALTH_CHECK_ENDPOINT": "protos.Ping"})
 
 	svc, _, err := consul.Client.Agent().Service(id, nil)
 	if err != nil {
@@ -48,10 +44,7 @@ func TestRegistrarTwoInstances(t *testing.T) {
 	var ids []string
 	for _, host := range []string{"a", "b"} {
 		ping := testenv.StartPingServer(t, host)
-		port := portOf(t, ping.Addr)
-		p := startRegistrar(t, registrarEnv(consul, "ping-two", port))
-		id := idFor(t, "ping-two", port)
-		waitForLog(t, p, "registered "+id, 10*time.Second)
+		_, id := startRegistered(t, consul, "ping-two", portOf(t, ping.Addr), nil)
 		ids = append(ids, id)
 	}
 	if ids[0] == ids[1] {

@@ -1,31 +1,21 @@
 package registration
 
 import (
+	"fmt"
 	"reflect"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/grpc-lb/nginx-consul/build/testenv"
 )
 
 func TestConfigFromEnvRejects(t *testing.T) {
 	for _, tc := range badEnvCases {
-		t.Run(tc.name, func(t *testing.T) {
-			env := tc.env("127.0.0.1:8500")
-			_, err := ConfigFromEnv(lookup(env))
-			if err == nil {
-				t.Fatalf("ConfigFromEnv(%v): got no error, want one naming %s", env, tc.key)
-			}
-			msg := err.Error()
-			if strings.Contains(msg, "\n") {
-				t.Errorf("ConfigFromEnv(%v): got several errors, want only the one about %s:\n%s", env, tc.key, msg)
-			}
-			for _, want := range []string{tc.key + "=" + strconv.Quote(tc.value), "accepted is", tc.accepted} {
-				if !strings.Contains(msg, want) {
-					t.Errorf("ConfigFromEnv(%v) error:\n got  %q\n want it to contain %q", env, msg, want)
-				}
-			}
-		})
+		env := tc.env("127.0.0.1:8500")
+		_, err := ConfigFromEnv(lookup(env))
+		testenv.RequireOneError(t, fmt.Sprintf("%s: ConfigFromEnv(%v)", tc.name, env), err,
+			tc.key+"="+strconv.Quote(tc.value), "accepted is", tc.accepted)
 	}
 }
 

@@ -17,20 +17,12 @@ func TestRegistrarInitialStatusFollowsProbe(t *testing.T) {
 	t.Parallel()
 	consul := testenv.StartConsul(t)
 
+	hourly := map[string]string{"HEALTH_CHECK_INTERVAL": "1h"}
+
 	healthy := testenv.StartPingServer(t, "a")
-	port := portOf(t, healthy.Addr)
-	env := registrarEnv(consul, "probe-up", port)
-	env["HEALTH_CHECK_INTERVAL"] = "1h"
-	p := startRegistrar(t, env)
-	id := idFor(t, "probe-up", port)
-	waitForLog(t, p, "registered "+id, 10*time.Second)
+	_, id := startRegistered(t, consul, "probe-up", portOf(t, healthy.Addr), hourly)
 	healthIs(t, consul, "probe-up", id, "passing", 2*time.Second)
 
-	closed := strconv.Itoa(testenv.FreePort(t))
-	env = registrarEnv(consul, "probe-down", closed)
-	env["HEALTH_CHECK_INTERVAL"] = "1h"
-	p = startRegistrar(t, env)
-	id = idFor(t, "probe-down", closed)
-	waitForLog(t, p, "registered "+id, 10*time.Second)
+	_, id = startRegistered(t, consul, "probe-down", strconv.Itoa(testenv.FreePort(t)), hourly)
 	healthIs(t, consul, "probe-down", id, "critical", 2*time.Second)
 }

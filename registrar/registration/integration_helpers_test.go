@@ -3,6 +3,7 @@ package registration
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"strings"
@@ -18,6 +19,20 @@ func startRegistrar(t *testing.T, env map[string]string) *testenv.Process {
 	return testenv.Start(t, environ(env), testenv.Binary(t, "./registrar"))
 }
 
+// startRegistered runs the registrar for service name on port against
+// consul, with set added to a valid environment, and waits until it logs that
+// it registered. It returns the process and the service ID it registered.
+func startRegistered(t *testing.T, consul *testenv.Consul, name, port string, set map[string]string) (*testenv.Process, string) {
+	t.Helper()
+	env := goodEnv(consul.HTTPAddr)
+	env["APP_NAME"], env["APP_PORT"] = name, port
+	maps.Copy(env, set)
+	p := startRegistrar(t, env)
+	id := idFor(t, name, port)
+	waitForLog(t, p, "registered "+id, 10*time.Second)
+	return p, id
+}
+
 // waitForLog waits until p has printed text, failing at once if p exits.
 func waitForLog(t *testing.T, p *testenv.Process, text string, deadline time.Duration) {
 	t.Helper()
@@ -30,13 +45,6 @@ func waitForLog(t *testing.T, p *testenv.Process, text string, deadline time.Dur
 		}
 		return errors.New("not logged yet")
 	})
-}
-
-// registrarEnv is a valid environment for service name on port, against consul.
-func registrarEnv(consul *testenv.Consul, name, port string) map[string]string {
-	env := goodEnv(consul.HTTPAddr)
-	env["APP_NAME"], env["APP_PORT"] = name, port
-	return env
 }
 
 // idFor is the service ID the binary registers on this host.

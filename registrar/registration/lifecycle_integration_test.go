@@ -25,10 +25,7 @@ func TestRegistrarDeregistersOnSIGTERM(t *testing.T) {
 	t.Parallel()
 	consul := testenv.StartConsul(t)
 	ping := testenv.StartPingServer(t, "a")
-	port := portOf(t, ping.Addr)
-	p := startRegistrar(t, registrarEnv(consul, "ping-term", port))
-	id := idFor(t, "ping-term", port)
-	waitForLog(t, p, "registered "+id, 10*time.Second)
+	p, id := startRegistered(t, consul, "ping-term", portOf(t, ping.Addr), nil)
 	if err := hasService(consul, id); err != nil {
 		t.Fatalf("after %q was logged the agent does not have %s: %v", "registered", id, err)
 	}
@@ -52,10 +49,7 @@ func TestRegistrarReregistersAfterAgentRestart(t *testing.T) {
 	t.Parallel()
 	first := testenv.StartConsul(t)
 	ping := testenv.StartPingServer(t, "a")
-	port := portOf(t, ping.Addr)
-	p := startRegistrar(t, registrarEnv(first, "ping-restart", port))
-	id := idFor(t, "ping-restart", port)
-	waitForLog(t, p, "registered "+id, 10*time.Second)
+	p, id := startRegistered(t, first, "ping-restart", portOf(t, ping.Addr), nil)
 
 	// Consul exits 1 after a clean shutdown on SIGINT; only a stop that
 	// timed out is a problem.
