@@ -41,6 +41,7 @@ func TestResilience(t *testing.T) {
 		{"RA: grpcurl and grpc-health-probe through :5000", grpcTools},
 		{"RB: an invalid render keeps nginx serving and consul-template running", invalidRender},
 		{"RC: a wrong SUPERVISORD_STOP_ORDER: exit 2 with a clear error, nothing started", badStopOrder},
+		{"RD: docker stop of every kind of container under load: exit 0 by itself, in order, within the grace period", stopEveryKind},
 	}
 	for _, sc := range scenarios {
 		if t.Failed() {

@@ -14,8 +14,9 @@ import (
 
 // Margin is what the stop needs beyond the programs' own budgets: docker's
 // SIGTERM reaching the entrypoint through Docker's init, the entrypoint's
-// `supervisord ctl` calls (tens of milliseconds each), `ctl shutdown` and
-// supervisord's exit.
+// `supervisord ctl` calls (tens of milliseconds each), and `ctl shutdown`,
+// after which supervisord v0.7.3 sleeps 1 s before it exits 0
+// (supervisor.go, Shutdown).
 const Margin = 2 * time.Second
 
 // ConsulAgentLeave is how long a client agent's leave took, measured in the
