@@ -46,6 +46,7 @@ func TestResilience(t *testing.T) {
 		{"RA: grpcurl and grpc-health-probe through :5000", grpcTools},
 		{"RB: an invalid render keeps nginx serving and consul-template running", invalidRender},
 		{"RC: a wrong SUPERVISORD_STOP_ORDER: exit 2 with a clear error, nothing started", badStopOrder},
+		{"RD: docker stop of every kind of container under load: exit 0 by itself, in order, within the grace period", stopEveryKind},
 	}
 	// Every scenario runs and reports, also after one has failed: the
 	// deployment is brought back to its starting state and the suite goes on.

@@ -29,24 +29,32 @@ type ProdNginx struct {
 // returns once nginx accepts connections and stops nginx when the test ends.
 func StartProdNginx(t testing.TB, upstreamAddrs []string) *ProdNginx {
 	t.Helper()
+	n, dir, conf := prodNginxFiles(t, upstreamAddrs)
+	n.Process = runNginx(t, dir, conf, n.Addr, n.HealthAddr)
+	return n
+}
+
+// prodNginxFiles writes the rewritten nginx.conf and the rendered upstream
+// into a test directory and picks the listeners' addresses.
+func prodNginxFiles(t testing.TB, upstreamAddrs []string) (n *ProdNginx, dir, conf string) {
+	t.Helper()
 	if _, err := os.Stat(NginxBin); err != nil {
 		t.Fatalf("nginx is missing: %v", err)
 	}
-	dir := t.TempDir()
+	dir = t.TempDir()
 	upstream := filepath.Join(dir, "load-balancer.conf")
 	if err := os.WriteFile(upstream, []byte(renderUpstream(t, upstreamAddrs)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	n := &ProdNginx{
+	n = &ProdNginx{
 		Addr:       net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(t))),
 		HealthAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(t))),
 	}
-	conf := filepath.Join(dir, "nginx.conf")
+	conf = filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(conf, []byte(prodConfig(t, dir, upstream, n.Addr, n.HealthAddr)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	n.Process = runNginx(t, dir, conf, n.Addr, n.HealthAddr)
-	return n
+	return n, dir, conf
 }
 
 // prodConfig rewrites the deployment's nginx.conf for this host. Each
@@ -142,12 +150,17 @@ func runNginx(t testing.TB, dir, conf string, addrs ...string) *Process {
 			if p.Exited() {
 				t.Fatalf("nginx exited with %v before accepting connections; output:\n%s", p.err, p.Output())
 			}
-			conn, err := net.DialTimeout("tcp", addr, time.Second)
-			if err != nil {
-				return err
-			}
-			return conn.Close()
+			return dialOnce(addr)
 		})
 	}
 	return p
+}
+
+// dialOnce reports whether addr accepts a TCP connection.
+func dialOnce(addr string) error {
+	conn, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return err
+	}
+	return conn.Close()
 }

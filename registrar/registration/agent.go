@@ -1,19 +1,39 @@
 package registration
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/hashicorp/consul/api"
 )
 
-// Agent is the part of the local Consul agent the registrar uses.
+// AgentTimeout bounds every call the registrar makes to the local Consul
+// agent. The agent listens on loopback and answers in milliseconds; a call
+// still unanswered after this is a hung agent, and must not keep the
+// registrar from stopping. The registrar's stop budget is derived from it
+// (StopBudget).
+const AgentTimeout = 2 * time.Second
+
+// StopBudget is the longest the registrar takes from SIGTERM to its exit:
+// the call in flight when the signal arrives is abandoned at once, then the
+// deregistration takes at most AgentTimeout, and 500 ms covers the rest
+// (logging, exiting). stopwaitsecs in
+// build/config/supervisord/programs/registrar.conf must be at least this;
+// build/stopbudget checks it.
+const StopBudget = AgentTimeout + 500*time.Millisecond
+
+// Agent is the part of the local Consul agent the registrar uses. Every call
+// ends when its context does or after Timeout, whichever comes first.
 type Agent struct {
-	api *api.Agent
+	client  *api.Client
+	Timeout time.Duration
 }
 
-// NewAgent builds a client for the agent at cfg.ConsulAddr with cfg.Token.
+// NewAgent builds a client for the agent at cfg.ConsulAddr with cfg.Token
+// whose calls time out after AgentTimeout.
 func NewAgent(cfg Config) (*Agent, error) {
 	c := api.DefaultNonPooledConfig()
 	c.Address = cfg.ConsulAddr
@@ -24,12 +44,28 @@ func NewAgent(cfg Config) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Agent{api: client.Agent()}, nil
+	return &Agent{client: client, Timeout: AgentTimeout}, nil
+}
+
+// call runs one request to the agent with the timeout applied.
+func (a *Agent) call(parent context.Context, what string, do func(ctx context.Context) error) error {
+	ctx, cancel := context.WithTimeout(parent, a.Timeout)
+	defer cancel()
+	err := do(ctx)
+	if err != nil && parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%s: the agent did not answer within %s: %w", what, a.Timeout, err)
+	}
+	return err
 }
 
 // LANAddress is the address the agent advertises to its cluster.
-func (a *Agent) LANAddress() (string, error) {
-	self, err := a.api.Self()
+func (a *Agent) LANAddress(ctx context.Context) (string, error) {
+	var self map[string]map[string]any
+	err := a.call(ctx, "GET /v1/agent/self", func(ctx context.Context) error {
+		// Agent().Self takes no context; Raw().Query is the same request.
+		_, err := a.client.Raw().Query("/v1/agent/self", &self, (&api.QueryOptions{}).WithContext(ctx))
+		return err
+	})
 	if err != nil {
 		return "", err
 	}
@@ -41,13 +77,17 @@ func (a *Agent) LANAddress() (string, error) {
 }
 
 // Register registers (or replaces) the service and its check.
-func (a *Agent) Register(reg *api.AgentServiceRegistration) error {
-	return a.api.ServiceRegisterOpts(reg, api.ServiceRegisterOpts{ReplaceExistingChecks: true})
+func (a *Agent) Register(ctx context.Context, reg *api.AgentServiceRegistration) error {
+	return a.call(ctx, "PUT /v1/agent/service/register", func(ctx context.Context) error {
+		return a.client.Agent().ServiceRegisterOpts(reg, api.ServiceRegisterOpts{ReplaceExistingChecks: true}.WithContext(ctx))
+	})
 }
 
 // Deregister removes the service and its check.
-func (a *Agent) Deregister(id string) error {
-	return a.api.ServiceDeregister(id)
+func (a *Agent) Deregister(ctx context.Context, id string) error {
+	return a.call(ctx, "PUT /v1/agent/service/deregister/"+id, func(ctx context.Context) error {
+		return a.client.Agent().ServiceDeregisterOpts(id, (&api.QueryOptions{}).WithContext(ctx))
+	})
 }
 
 // errNotRegistered means the agent answered and does not know the service.
@@ -55,8 +95,11 @@ var errNotRegistered = errors.New("service is not registered with the agent")
 
 // Registered returns nil when the agent has the service, errNotRegistered
 // when it answered without it, and the transport error otherwise.
-func (a *Agent) Registered(id string) error {
-	_, _, err := a.api.Service(id, nil)
+func (a *Agent) Registered(ctx context.Context, id string) error {
+	err := a.call(ctx, "GET /v1/agent/service/"+id, func(ctx context.Context) error {
+		_, _, err := a.client.Agent().Service(id, (&api.QueryOptions{}).WithContext(ctx))
+		return err
+	})
 	var statusErr api.StatusError
 	if errors.As(err, &statusErr) && statusErr.Code == http.StatusNotFound {
 		return errNotRegistered

@@ -16,9 +16,10 @@ import (
 // registrar. A registration whose check already passed here starts passing,
 // so a new replica is routed without waiting up to one check interval for
 // Consul's first (randomly staggered) run; one that fails starts critical,
-// as Consul's checks do by default.
-func probeHealthy(cfg Config, address string) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.CheckTimeout)
+// as Consul's checks do by default. ctx ending (the registrar stopping)
+// ends the probe at once.
+func probeHealthy(ctx context.Context, cfg Config, address string) bool {
+	ctx, cancel := context.WithTimeout(ctx, cfg.CheckTimeout)
 	defer cancel()
 	hostPort := net.JoinHostPort(address, strconv.Itoa(cfg.CheckPort))
 	switch cfg.CheckType {

@@ -44,16 +44,17 @@ func DefaultBackoff(attempt int) time.Duration {
 func (r *Registrar) ID() string { return ServiceID(r.Config, r.Hostname) }
 
 // registerOnce asks the agent for its address and registers the service.
-func (r *Registrar) registerOnce() (string, error) {
-	addr, err := r.Agent.LANAddress()
+// ctx ending abandons it at once, whatever call is in flight.
+func (r *Registrar) registerOnce(ctx context.Context) (string, error) {
+	addr, err := r.Agent.LANAddress(ctx)
 	if err != nil {
 		return "", err
 	}
 	reg := Registration(r.Config, r.Hostname, addr)
-	if probeHealthy(r.Config, addr) {
+	if probeHealthy(ctx, r.Config, addr) {
 		reg.Check.Status = "passing"
 	}
-	return addr, r.Agent.Register(reg)
+	return addr, r.Agent.Register(ctx, reg)
 }
 
 // Register tries RegisterAttempts times with backoff and returns the last
@@ -61,12 +62,15 @@ func (r *Registrar) registerOnce() (string, error) {
 func (r *Registrar) Register(ctx context.Context) error {
 	var last error
 	for attempt := 1; ; attempt++ {
-		addr, err := r.registerOnce()
+		addr, err := r.registerOnce(ctx)
 		if err == nil {
 			r.Logf("registered %s (service %s at %s:%d, %s check every %s)", r.ID(), r.Config.AppName, addr, r.Config.AppPort, r.Config.CheckType, r.Config.CheckInterval)
 			return nil
 		}
 		last = err
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		if attempt >= r.Config.RegisterAttempts {
 			return fmt.Errorf("giving up after %d attempts: %w", attempt, last)
 		}
@@ -80,7 +84,8 @@ func (r *Registrar) Register(ctx context.Context) error {
 }
 
 // Watch re-registers the service whenever the agent has lost it, until ctx
-// ends. It logs only changes of state.
+// ends; a call in flight then is abandoned, so Watch returns at once. It logs
+// only changes of state.
 func (r *Registrar) Watch(ctx context.Context) {
 	ticker := time.NewTicker(r.WatchEvery)
 	defer ticker.Stop()
@@ -91,15 +96,18 @@ func (r *Registrar) Watch(ctx context.Context) {
 			return
 		case <-ticker.C:
 		}
-		err := r.Agent.Registered(r.ID())
+		err := r.Agent.Registered(ctx, r.ID())
 		if errors.Is(err, errNotRegistered) {
-			addr, regErr := r.registerOnce()
+			addr, regErr := r.registerOnce(ctx)
 			if regErr == nil {
 				r.Logf("re-registered %s at %s:%d: the agent had lost it", r.ID(), addr, r.Config.AppPort)
 				lastProblem = ""
 				continue
 			}
 			err = fmt.Errorf("re-registering: %w", regErr)
+		}
+		if ctx.Err() != nil {
+			return
 		}
 		if err == nil {
 			if lastProblem != "" {
@@ -115,9 +123,10 @@ func (r *Registrar) Watch(ctx context.Context) {
 	}
 }
 
-// Deregister removes the service from the agent.
+// Deregister removes the service from the agent. It runs after Watch's
+// context has ended, so it has its own: the agent's timeout bounds it.
 func (r *Registrar) Deregister() error {
-	if err := r.Agent.Deregister(r.ID()); err != nil {
+	if err := r.Agent.Deregister(context.Background(), r.ID()); err != nil {
 		return fmt.Errorf("deregistering %s: %w", r.ID(), err)
 	}
 	r.Logf("deregistered %s", r.ID())

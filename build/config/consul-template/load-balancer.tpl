@@ -28,3 +28,17 @@ upstream hello_server {
 map "" $hello_server_upstream {
     default "{{- range service "hello_server" }}{{ .Address }}:{{ .Port }} {{ end -}}";
 }
+
+# grpc-message of nginx.conf's @no_replica, the answer when no replica
+# answered a call: with no passing replica, that there is none; otherwise how
+# many are known and that every try timed out or failed, with nginx's status
+# for each try (502: refused or reset, 504: timed out).
+{{- $replicas := len (service "hello_server") }}
+map $upstream_status $hello_server_unavailable {
+{{- if eq $replicas 0 }}
+    default "no healthy hello_server replica is available behind the load balancer";
+{{- else }}
+    "~^504(, 504)*$" "{{ $replicas }} hello_server replica(s) known; every try timed out (upstream status $upstream_status)";
+    default "{{ $replicas }} hello_server replica(s) known; every try failed (upstream status $upstream_status)";
+{{- end }}
+}

@@ -26,6 +26,20 @@ if [ "$listed" != "$programs" ]; then
     exit 2
 fi
 
+# Seconds past a program's stopwaitsecs after which the entrypoint kills the
+# program's process group itself and goes on. supervisord SIGKILLs the
+# program at stopwaitsecs, so this acts only when supervisord does not; it
+# keeps every program's stop within stopwaitsecs + guard_slack_secs, which is
+# what build/stopbudget adds up against the grace period.
+guard_slack_secs=1
+
+# A program's stopwaitsecs from its programs/*.conf (supervisord's default,
+# 10, when it sets none).
+stopwaitsecs_of() {
+    secs=$(sed -n "/^\[program:$1\]/,/^\[/ s/^stopwaitsecs=\([0-9][0-9]*\).*/\1/p" /etc/supervisord/programs/*.conf | head -n 1)
+    echo "${secs:-10}"
+}
+
 # A program's pid, or 0 once supervisord no longer runs it.
 program_pid() { ctl pid "$1" 2>/dev/null | tr -dc '0-9'; }
 
@@ -48,11 +62,14 @@ stop_program() {
     log "stopping $program (pid $pid)"
     ctl stop "$program" >/dev/null 2>&1 &
     # supervisord sends SIGKILL after the program's stopwaitsecs; this
-    # deadline only guards against supervisord itself not answering.
-    deadline=$((started + 60000))
+    # deadline only guards against supervisord itself not doing so.
+    guard_secs=$(($(stopwaitsecs_of "$program") + guard_slack_secs))
+    deadline=$((started + guard_secs * 1000))
     while kill -0 "$pid" 2>/dev/null; do
         if [ "$(now_ms)" -gt "$deadline" ]; then
-            log "$program still running after 60 s; going on"
+            # supervisord starts each program in its own process group.
+            log "$program still running after $guard_secs s; killing its process group and going on"
+            kill -s KILL -- "-$pid" 2>/dev/null || kill -s KILL "$pid" 2>/dev/null
             return
         fi
         sleep 0.02

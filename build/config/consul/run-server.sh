@@ -1,0 +1,61 @@
+#!/bin/sh
+# Entry point of the Consul server containers (consul-server-1..3): runs
+# `consul agent` with server.hcl and passes docker stop's SIGTERM on.
+#
+# A server stops without leaving the cluster: it stays one of the three raft
+# peers, so stopping one keeps the quorum at two of three and it rejoins as
+# the same peer when it starts again. (leave_on_terminate would take it out
+# of the raft configuration on every stop, and two stops in a row would leave
+# a one-server "cluster" that elects itself.) Consul v1.13.9 reports a stop
+# without leave as exit status 1 ("Graceful shutdown disabled. Exiting",
+# command/agent/agent.go), the same status as a failure. This script knows
+# when docker asked for the stop, and only then turns that 1 into 0; every
+# other status (a crash, a failed start or join) is passed through.
+#
+# The stop is bounded: a server still running stop_secs after the signal is
+# SIGKILLed and the script exits 1. build/stopbudget checks stop_secs against
+# the service's stop_grace_period in docker-compose.yaml.
+set -u
+stop_secs=5
+
+now_ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; }
+
+# Whether pid $1 is running: kill -0 also succeeds for an exited child that
+# has not been waited for (a zombie).
+running() {
+    { read -r line < "/proc/$1/stat"; } 2>/dev/null || return 1
+    # Fields after "(comm) ": state ...
+    # shellcheck disable=SC2086
+    set -- ${line##*) }
+    [ "$1" != Z ]
+}
+
+/usr/local/bin/consul agent -config-file=/etc/consul/server.hcl &
+consul=$!
+stopping=0
+trap 'stopping=1; kill -TERM "$consul" 2>/dev/null' TERM INT
+
+while :; do
+    wait "$consul"
+    status=$?
+    # wait also returns when a trapped signal arrives.
+    kill -0 "$consul" 2>/dev/null || break
+    [ "$stopping" = 1 ] || continue
+    deadline=$(($(now_ms) + stop_secs * 1000))
+    while running "$consul" && [ "$(now_ms)" -lt "$deadline" ]; do
+        sleep 0.05
+    done
+    if running "$consul"; then
+        echo "run-consul-server: consul still running ${stop_secs} s after SIGTERM; killing it" >&2
+        kill -KILL "$consul" 2>/dev/null
+        wait "$consul"
+        exit 1
+    fi
+done
+
+if [ "$stopping" = 1 ] && [ "$status" = 1 ]; then
+    echo "run-consul-server: consul stopped on request without leaving the cluster (Consul's exit status 1 for that); exiting 0"
+    exit 0
+fi
+echo "run-consul-server: consul exited with status $status" >&2
+exit "$status"

@@ -1,0 +1,184 @@
+package stopbudget
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/grpc-lb/nginx-consul/registrar/registration"
+)
+
+// Margin is what the stop needs beyond the programs' own budgets: docker's
+// SIGTERM reaching the entrypoint through Docker's init, the entrypoint's
+// `supervisord ctl` calls (tens of milliseconds each), and `ctl shutdown`,
+// after which supervisord v0.7.3 sleeps 1 s before it exits 0
+// (supervisor.go, Shutdown).
+const Margin = 2 * time.Second
+
+// ConsulAgentLeave is how long a client agent's leave took, measured in the
+// deployment (about 3 s); its stopwaitsecs must be at least twice that.
+const ConsulAgentLeave = 3 * time.Second
+
+// ConsulServerEntrypoint is the Consul servers' compose entrypoint.
+var ConsulServerEntrypoint = []string{"/etc/consul/run-server.sh"}
+
+// Line is one step of a service's stop: a program (or process) and the
+// longest it may take.
+type Line struct {
+	What   string
+	Budget time.Duration
+	Why    string
+}
+
+// Plan is how a service's stop adds up.
+type Plan struct {
+	Service string
+	Grace   time.Duration
+	Lines   []Line
+}
+
+// Total is the sum of the lines plus Margin.
+func (p Plan) Total() time.Duration {
+	total := Margin
+	for _, l := range p.Lines {
+		total += l.Budget
+	}
+	return total
+}
+
+// Check returns every service's plan and every way the tree breaks its
+// budget: a stop that may outlast the grace period, a program whose
+// stopwaitsecs is shorter than what it was derived from, a setting missing.
+func Check(tree *Tree) ([]Plan, error) {
+	var errs []error
+	var plans []Plan
+	names := make([]string, 0, len(tree.Services))
+	for name := range tree.Services {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	checked := map[string]bool{}
+	for _, name := range names {
+		s := tree.Services[name]
+		plan := Plan{Service: name, Grace: s.Grace}
+		switch {
+		case slices.Equal(s.Entrypoint, ConsulServerEntrypoint):
+			plan.Lines = []Line{{"consul agent (server)", tree.ConsulServerStop,
+				"run-server.sh stop_secs: SIGKILL after it"}}
+		case s.Entrypoint == nil && s.Dockerfile != "":
+			if len(s.StopOrder) == 0 {
+				errs = append(errs, fmt.Errorf("service %s: %s has an empty SUPERVISORD_STOP_ORDER", name, s.Dockerfile))
+			}
+			for _, prog := range s.StopOrder {
+				p, ok := tree.Programs[prog]
+				if !ok {
+					errs = append(errs, fmt.Errorf("service %s: SUPERVISORD_STOP_ORDER in %s names %q, which no file in %s defines", name, s.Dockerfile, prog, ProgramsDir))
+					continue
+				}
+				if !checked[prog] {
+					errs = append(errs, checkProgram(tree, p)...)
+					checked[prog] = true
+				}
+				plan.Lines = append(plan.Lines, Line{prog, p.StopWait + tree.GuardSlack,
+					fmt.Sprintf("stopwaitsecs %s + entrypoint guard %s", p.StopWait, tree.GuardSlack)})
+			}
+		default:
+			errs = append(errs, fmt.Errorf("service %s: no stop budget is known for entrypoint %q with build.dockerfile %q: accepted is the image's entrypoint.sh (a build.dockerfile with SUPERVISORD_STOP_ORDER) or %q", name, s.Entrypoint, s.Dockerfile, ConsulServerEntrypoint))
+		}
+		if total := plan.Total(); total > plan.Grace {
+			errs = append(errs, fmt.Errorf("service %s: its stop may take %s (%s), more than its stop_grace_period %s in %s",
+				name, total, plan.sum(), plan.Grace, ComposeFile))
+		}
+		plans = append(plans, plan)
+	}
+	return plans, errors.Join(errs...)
+}
+
+// checkProgram checks one program's settings and, where its stopwaitsecs is
+// derived from something else, the derivation.
+func checkProgram(tree *Tree, p Program) []error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("program %s (%s): %s", p.Name, p.File, fmt.Sprintf(format, args...)))
+	}
+	if len(p.StopSignals) != 1 {
+		// supervisord's default is an immediate SIGKILL; with several it
+		// waits stopwaitsecs after each.
+		bad("stopsignal=%q: accepted is exactly one signal", strings.Join(p.StopSignals, " "))
+	}
+	if !p.HasStopWait {
+		bad("stopwaitsecs is not set: accepted is an explicit whole number of seconds (supervisord's default 10 would be a budget nobody wrote down)")
+	}
+	need := func(min time.Duration, why string) {
+		if p.StopWait < min {
+			bad("stopwaitsecs=%d is less than %s (%s): supervisord would SIGKILL it before it is done", int(p.StopWait/time.Second), min, why)
+		}
+	}
+	switch p.Name {
+	case "registrar":
+		need(registration.StopBudget, fmt.Sprintf("registration.StopBudget: AgentTimeout %s for the deregistration + 500ms", registration.AgentTimeout))
+	case "grpc-server":
+		drain, err1 := commandDuration(p.Command, "drain")
+		shutdown, err2 := commandDuration(p.Command, "shutdown-timeout")
+		if err := errors.Join(err1, err2); err != nil {
+			bad("%v", err)
+			break
+		}
+		need(drain+shutdown+time.Second, fmt.Sprintf("-drain %s + -shutdown-timeout %s + 1s to exit", drain, shutdown))
+	case "nginx":
+		need(tree.NginxDrain+tree.NginxFast+time.Second, fmt.Sprintf("run-nginx.sh stop_drain_secs %s + stop_fast_secs %s + 1s", tree.NginxDrain, tree.NginxFast))
+		if !p.KillAsGroup {
+			bad("killasgroup is not true: supervisord's SIGKILL would reach only run-nginx.sh and leave nginx's master and workers running")
+		}
+		if len(p.StopSignals) == 1 && p.StopSignals[0] != "QUIT" {
+			bad("stopsignal=%s: accepted is QUIT, nginx's graceful stop (run-nginx.sh passes it on)", p.StopSignals[0])
+		}
+	case "consul-agent":
+		need(2*ConsulAgentLeave, fmt.Sprintf("twice the measured leave of %s", ConsulAgentLeave))
+	case "consul-template":
+		if len(p.StopSignals) == 1 && p.StopSignals[0] != "INT" {
+			bad("stopsignal=%s: accepted is INT (consul-template ignores TERM)", p.StopSignals[0])
+		}
+	}
+	return errs
+}
+
+// commandDuration is the value of -name=DURATION in a command line.
+func commandDuration(command, name string) (time.Duration, error) {
+	m := regexp.MustCompile(`(?:^|\s)--?` + regexp.QuoteMeta(name) + `=(\S+)`).FindStringSubmatch(command)
+	if m == nil {
+		return 0, fmt.Errorf("command %q does not set -%s=DURATION: the budget is derived from it", command, name)
+	}
+	d, err := time.ParseDuration(m[1])
+	if err != nil {
+		return 0, fmt.Errorf("command %q: -%s=%q is not a duration", command, name, m[1])
+	}
+	return d, nil
+}
+
+// sum is the plan as an addition, e.g. "registrar 4s + ... + margin 2s".
+func (p Plan) sum() string {
+	var parts []string
+	for _, l := range p.Lines {
+		parts = append(parts, fmt.Sprintf("%s %s", l.What, l.Budget))
+	}
+	return strings.Join(append(parts, fmt.Sprintf("margin %s", Margin)), " + ")
+}
+
+// Report is the plans as a table, one block per service.
+func Report(plans []Plan) string {
+	var b strings.Builder
+	for _, p := range plans {
+		fmt.Fprintf(&b, "%s: stop_grace_period %s\n", p.Service, p.Grace)
+		for _, l := range p.Lines {
+			fmt.Fprintf(&b, "  %-22s %4s  %s\n", l.What, l.Budget, l.Why)
+		}
+		fmt.Fprintf(&b, "  %-22s %4s  %s\n", "margin", Margin, "signal delivery, ctl calls, exits")
+		fmt.Fprintf(&b, "  %-22s %4s  of %s\n", "total", p.Total(), p.Grace)
+	}
+	return b.String()
+}

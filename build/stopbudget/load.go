@@ -1,0 +1,250 @@
+package stopbudget
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Tree is every setting of the repository that decides how long a container
+// takes to stop.
+type Tree struct {
+	// Services are docker-compose.yaml's services, by name.
+	Services map[string]Service
+	// Programs are build/config/supervisord/programs/*.conf, by program name.
+	Programs map[string]Program
+	// GuardSlack is entrypoint.sh's guard_slack_secs: how long past a
+	// program's stopwaitsecs the entrypoint kills the program itself.
+	GuardSlack time.Duration
+	// NginxDrain and NginxFast are run-nginx.sh's stop_drain_secs (QUIT,
+	// calls in flight finish) and stop_fast_secs (TERM, then KILL).
+	NginxDrain, NginxFast time.Duration
+	// ConsulServerStop is run-server.sh's stop_secs: how long a Consul
+	// server may take after SIGTERM before the script SIGKILLs it.
+	ConsulServerStop time.Duration
+}
+
+// Service is one compose service's stop settings.
+type Service struct {
+	Name string
+	// Grace is stop_grace_period: docker stop's SIGKILL comes after it.
+	Grace time.Duration
+	// Entrypoint is compose's entrypoint override; nil means the image's.
+	Entrypoint []string
+	// Dockerfile is build.dockerfile, relative to the repository; empty for
+	// a service that only names an image.
+	Dockerfile string
+	// StopOrder is the Dockerfile's SUPERVISORD_STOP_ORDER.
+	StopOrder []string
+}
+
+// Program is one supervisord program's stop settings.
+type Program struct {
+	Name, File, Command string
+	// StopSignals is stopsignal split into words: supervisord sends each in
+	// turn and waits stopwaitsecs after each.
+	StopSignals []string
+	// StopWait is stopwaitsecs; HasStopWait is false when the file sets none
+	// (supervisord then waits 10 s).
+	StopWait    time.Duration
+	HasStopWait bool
+	KillAsGroup bool
+}
+
+// Paths of the files Load reads, relative to the repository root.
+const (
+	ComposeFile      = "docker-compose.yaml"
+	ProgramsDir      = "build/config/supervisord/programs"
+	EntrypointScript = "build/config/supervisord/entrypoint.sh"
+	RunNginxScript   = "build/config/nginx/run-nginx.sh"
+	RunServerScript  = "build/config/consul/run-server.sh"
+)
+
+// Load reads the stop settings of the repository at root.
+func Load(root string) (*Tree, error) {
+	tree := &Tree{}
+	var err error
+	if tree.Services, err = loadCompose(root); err != nil {
+		return nil, err
+	}
+	if tree.Programs, err = loadPrograms(root); err != nil {
+		return nil, err
+	}
+	for _, v := range []struct {
+		file, name string
+		into       *time.Duration
+	}{
+		{EntrypointScript, "guard_slack_secs", &tree.GuardSlack},
+		{RunNginxScript, "stop_drain_secs", &tree.NginxDrain},
+		{RunNginxScript, "stop_fast_secs", &tree.NginxFast},
+		{RunServerScript, "stop_secs", &tree.ConsulServerStop},
+	} {
+		if *v.into, err = shellSeconds(filepath.Join(root, v.file), v.name); err != nil {
+			return nil, err
+		}
+	}
+	return tree, nil
+}
+
+type composeService struct {
+	StopGracePeriod string   `yaml:"stop_grace_period"`
+	Entrypoint      []string `yaml:"entrypoint"`
+	Build           struct {
+		Dockerfile string `yaml:"dockerfile"`
+	} `yaml:"build"`
+}
+
+func loadCompose(root string) (map[string]Service, error) {
+	path := filepath.Join(root, ComposeFile)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var compose struct {
+		Services map[string]composeService `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(raw, &compose); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(compose.Services) == 0 {
+		return nil, fmt.Errorf("%s: no services", path)
+	}
+	services := map[string]Service{}
+	names := make([]string, 0, len(compose.Services))
+	for name := range compose.Services {
+		names = append(names, name)
+	}
+	sort.Strings(names) // the first problem in name order, every run
+	for _, name := range names {
+		cs := compose.Services[name]
+		s := Service{Name: name, Entrypoint: cs.Entrypoint, Dockerfile: cs.Build.Dockerfile}
+		if cs.StopGracePeriod == "" {
+			return nil, fmt.Errorf("%s: services.%s.stop_grace_period is not set: accepted is an explicit duration such as \"30s\" (docker's default of 10s would be a budget nobody wrote down)", path, name)
+		}
+		if s.Grace, err = time.ParseDuration(cs.StopGracePeriod); err != nil || s.Grace <= 0 {
+			return nil, fmt.Errorf("%s: services.%s.stop_grace_period=%q is invalid: accepted is a positive duration such as \"30s\"", path, name, cs.StopGracePeriod)
+		}
+		if s.Dockerfile != "" {
+			if s.StopOrder, err = stopOrder(filepath.Join(root, s.Dockerfile)); err != nil {
+				return nil, err
+			}
+		}
+		services[name] = s
+	}
+	return services, nil
+}
+
+var stopOrderEnv = regexp.MustCompile(`^ENV\s+SUPERVISORD_STOP_ORDER="([^"]*)"\s*$`)
+
+// stopOrder is the last SUPERVISORD_STOP_ORDER a Dockerfile sets.
+func stopOrder(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var order []string
+	found := false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if m := stopOrderEnv.FindStringSubmatch(strings.TrimSpace(sc.Text())); m != nil {
+			order, found = strings.Fields(m[1]), true
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, fmt.Errorf("%s sets no ENV SUPERVISORD_STOP_ORDER=\"...\": each image names its own stop order", path)
+	}
+	return order, nil
+}
+
+var programHeader = regexp.MustCompile(`^\[program:([^\]]+)\]$`)
+
+func loadPrograms(root string) (map[string]Program, error) {
+	dir := filepath.Join(root, ProgramsDir)
+	files, err := filepath.Glob(filepath.Join(dir, "*.conf"))
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("%s: no program files", dir)
+	}
+	sort.Strings(files)
+	programs := map[string]Program{}
+	for _, file := range files {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			return nil, err
+		}
+		var p *Program
+		for n, line := range strings.Split(string(raw), "\n") {
+			line = strings.TrimSpace(line)
+			if line == "" || strings.HasPrefix(line, ";") || strings.HasPrefix(line, "#") {
+				continue
+			}
+			if m := programHeader.FindStringSubmatch(line); m != nil {
+				if p != nil {
+					programs[p.Name] = *p
+				}
+				p = &Program{Name: m[1], File: filepath.Join(ProgramsDir, filepath.Base(file))}
+				continue
+			}
+			key, value, ok := strings.Cut(line, "=")
+			if !ok || p == nil {
+				continue
+			}
+			key, value = strings.TrimSpace(key), strings.TrimSpace(value)
+			switch key {
+			case "command":
+				p.Command = value
+			case "stopsignal":
+				p.StopSignals = strings.Fields(value)
+			case "stopwaitsecs":
+				secs, err := strconv.Atoi(value)
+				if err != nil || secs < 1 {
+					return nil, fmt.Errorf("%s:%d: stopwaitsecs=%q is invalid: accepted is a whole number of seconds, at least 1", file, n+1, value)
+				}
+				p.StopWait, p.HasStopWait = time.Duration(secs)*time.Second, true
+			case "killasgroup":
+				b, err := strconv.ParseBool(value)
+				if err != nil {
+					// supervisord would silently use the default.
+					return nil, fmt.Errorf("%s:%d: killasgroup=%q is invalid: accepted is true or false", file, n+1, value)
+				}
+				p.KillAsGroup = b
+			}
+		}
+		if p != nil {
+			programs[p.Name] = *p
+		}
+	}
+	return programs, nil
+}
+
+// shellSeconds reads a `name=N` assignment of whole seconds from a script.
+func shellSeconds(path, name string) (time.Duration, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + `=(\S*)\s*$`)
+	m := re.FindAllStringSubmatch(string(raw), -1)
+	if len(m) != 1 {
+		return 0, fmt.Errorf("%s: expected one line %s=SECONDS, found %d", path, name, len(m))
+	}
+	secs, err := strconv.Atoi(m[0][1])
+	if err != nil || secs < 0 {
+		return 0, fmt.Errorf("%s: %s=%q is invalid: accepted is a whole number of seconds", path, name, m[0][1])
+	}
+	return time.Duration(secs) * time.Second, nil
+}

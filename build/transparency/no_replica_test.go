@@ -1,0 +1,108 @@
+package transparency_test
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/grpc-lb/nginx-consul/build/testenv"
+	"github.com/grpc-lb/nginx-consul/build/transparency"
+	"github.com/grpc-lb/nginx-consul/protos"
+)
+
+// noReplicaMessage is what a call gets through the production nginx when no
+// replica is passing (the README's troubleshooting line and the e2e README
+// steps look for it).
+const noReplicaMessage = "no healthy hello_server replica is available behind the load balancer"
+
+// unaryThrough makes one Echo call through nginx at addr and returns its
+// status.
+func unaryThrough(t *testing.T, addr string) *status.Status {
+	t.Helper()
+	conn, err := transparency.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = protos.NewEchoClient(conn).Unary(ctx, &protos.EchoRequest{})
+	return status.Convert(err)
+}
+
+// unresponsiveAddr is a loopback address whose connects time out: a
+// listener that never accepts, its backlog already full, so the kernel drops
+// further SYNs.
+func unresponsiveAddr(t *testing.T) string {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port))
+	// Fill the backlog (Linux queues backlog+1), then prove a connect times out.
+	for i := 0; i < 3; i++ {
+		conn, err := net.DialTimeout("tcp", addr, 300*time.Millisecond)
+		if err != nil {
+			continue
+		}
+		t.Cleanup(func() { conn.Close() })
+	}
+	if conn, err := net.DialTimeout("tcp", addr, 300*time.Millisecond); err == nil {
+		conn.Close()
+		t.Fatalf("%s still accepts connections after its backlog was filled", addr)
+	} else if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
+		t.Fatalf("connect to %s: expected a timeout, received %v", addr, err)
+	}
+	return addr
+}
+
+// With replicas known but every one refusing the connection, the message
+// says so and names the tries' statuses, not "no healthy replica".
+func TestEveryTryFailedThroughProductionNginx(t *testing.T) {
+	nginx := testenv.StartProdNginx(t, []string{testenv.ClosedAddr(t), testenv.ClosedAddr(t)})
+	st := unaryThrough(t, nginx.Addr)
+	const want = "2 hello_server replica(s) known; every try failed (upstream status 502, 502)"
+	if st.Code() != codes.Unavailable || st.Message() != want {
+		t.Errorf("Unary with 2 refusing replicas: expected Unavailable %q, received %s %q", want, st.Code(), st.Message())
+	}
+}
+
+// With replicas known but every connect timing out, the message says that.
+func TestEveryTryTimedOutThroughProductionNginx(t *testing.T) {
+	nginx := testenv.StartProdNginx(t, []string{unresponsiveAddr(t)})
+	st := unaryThrough(t, nginx.Addr)
+	const want = "1 hello_server replica(s) known; every try timed out (upstream status 504)"
+	if st.Code() != codes.Unavailable || st.Message() != want {
+		t.Errorf("Unary with 1 replica that never answers the connect: expected Unavailable %q, received %s %q", want, st.Code(), st.Message())
+	}
+}
+
+// A mixed outcome is "failed", and the no-replica message is never sent
+// while replicas are known.
+func TestSomeTriesTimedOutThroughProductionNginx(t *testing.T) {
+	nginx := testenv.StartProdNginx(t, []string{unresponsiveAddr(t), testenv.ClosedAddr(t)})
+	st := unaryThrough(t, nginx.Addr)
+	if st.Code() != codes.Unavailable || !strings.HasPrefix(st.Message(), "2 hello_server replica(s) known; every try failed (upstream status ") ||
+		strings.Contains(st.Message(), noReplicaMessage) {
+		t.Errorf("Unary with a timing-out and a refusing replica: expected Unavailable \"2 hello_server replica(s) known; every try failed (upstream status ...)\", received %s %q", st.Code(), st.Message())
+	}
+}
