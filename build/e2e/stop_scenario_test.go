@@ -149,12 +149,12 @@ func checkStopOrder(t *testing.T, svc stopbudget.Service, logs []LogLine) {
 	}
 }
 
-// startSlowCall makes one Echo call through :5000 that the replica answers
+// startSlowCall makes one Echo call through the load balancer that the replica answers
 // after delay, and returns its result when it ends.
 func startSlowCall(delay time.Duration) <-chan error {
 	done := make(chan error, 1)
 	go func() {
-		conn, err := transparency.Dial("127.0.0.1:5000")
+		conn, err := transparency.Dial(lbAddr)
 		if err != nil {
 			done <- err
 			return
