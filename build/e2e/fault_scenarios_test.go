@@ -83,8 +83,8 @@ func stopOneConsulServer(t *testing.T, d *Deployment, role string) {
 	delete(remaining, victim)
 	newLeader := d.raftLeader(t, remaining, victim)
 	elected := time.Since(stopAt)
-	fmt.Printf("%s %s stopped in %s; leader among the other two: %s, %s after the stop began\n",
-		role, victim, stopped.Round(time.Millisecond), newLeader, elected.Round(time.Millisecond))
+	fmt.Printf("%s %s stopped in %s; leader among the other two: %s, %s after the stop began, %s after it had exited\n",
+		role, victim, stopped.Round(time.Millisecond), newLeader, elected.Round(time.Millisecond), (elected - stopped).Round(time.Millisecond))
 	if role == "follower" && newLeader != leader {
 		t.Errorf("stopping the follower %s changed the leader from %s to %s", victim, leader, newLeader)
 	}
@@ -118,10 +118,12 @@ func (d *Deployment) consulServers() map[string]string {
 	return servers
 }
 
-// raftPeers asks the server in container what raft looks like: node name
-// to state (leader, follower).
+// raftPeers asks the server in container what raft looks like to it: node
+// name to state (leader, follower). -stale makes it answer from its own raft
+// state at once; without it the request waits for a leader to forward to,
+// which would hide when one is elected.
 func (d *Deployment) raftPeers(container string) (map[string]string, error) {
-	out, err := d.run(30*time.Second, "docker", "exec", container, "/usr/local/bin/consul", "operator", "raft", "list-peers")
+	out, err := d.run(30*time.Second, "docker", "exec", container, "/usr/local/bin/consul", "operator", "raft", "list-peers", "-stale")
 	if err != nil {
 		return nil, fmt.Errorf("consul operator raft list-peers: %v: %s", err, out)
 	}
