@@ -123,13 +123,15 @@ test: e2e-setting tools check nginx-packages # @HELP runs every test: unit, inte
 	go test -count=1 -timeout 10m ./...
 	@if [[ "$(E2E)" == skip ]]; then \
 	  echo "make test: unit and integration tests passed; the end-to-end suite did NOT run (E2E=skip)"; \
-	elif ! docker info >/dev/null 2>&1; then \
-	  echo "make test: the Docker engine is not reachable (docker info failed), so the end-to-end suite cannot run: start Docker, or run E2E=skip make test to leave it out"; exit 1; \
 	else $(MAKE) e2e; fi
 
+# Checked before anything runs: a wrong E2E, or a Docker engine the
+# end-to-end suite cannot reach, stops make test at once.
 .PHONY: e2e-setting
 e2e-setting:
 	@[[ "$(E2E)" == run || "$(E2E)" == skip ]] || { echo "make test: E2E=\"$(E2E)\" is invalid: accepted is run (the default) or skip"; exit 2; }
+	@[[ "$(E2E)" == skip ]] || docker info >/dev/null 2>&1 || { \
+	  echo "make test: the Docker engine is not reachable (docker info failed), so the end-to-end suite cannot run: start Docker, or run E2E=skip make test to leave it out"; exit 1; }
 
 # The README steps run under Compose v1 and v2 (E2E_COMPOSE, see build/e2e):
 # v2 is the pinned build in bin/, v1 is Debian's docker-compose.
