@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/consul/api"
 )
@@ -44,6 +45,34 @@ func uiAnswers() error {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("GET /ui/: status %d, want 200", resp.StatusCode)
+	}
+	return nil
+}
+
+// waitConsulHealthy waits until autopilot reports all three servers healthy
+// voters with one failure tolerated: what a restarted server must restore
+// before another may stop (a server that comes back at a new address is
+// healthy only once raft has taken in that address).
+func waitConsulHealthy(t *testing.T, c *api.Client, deadline time.Duration) {
+	t.Helper()
+	start := time.Now()
+	eventually(t, deadline, "Consul healthy: 3 servers, 1 failure tolerated", func() error {
+		return consulHealthy(c)
+	})
+	fmt.Printf("Consul healthy (3 servers, 1 failure tolerated) after %s\n", time.Since(start).Round(100*time.Millisecond))
+}
+
+func consulHealthy(c *api.Client) error {
+	h, err := c.Operator().AutopilotServerHealth(nil)
+	if err != nil {
+		return err
+	}
+	var servers []string
+	for _, s := range h.Servers {
+		servers = append(servers, fmt.Sprintf("%s %s healthy=%v voter=%v leader=%v", s.Name, s.Address, s.Healthy, s.Voter, s.Leader))
+	}
+	if !h.Healthy || h.FailureTolerance < 1 || len(h.Servers) != 3 {
+		return fmt.Errorf("autopilot: healthy %v, failure tolerance %d, servers %v", h.Healthy, h.FailureTolerance, servers)
 	}
 	return nil
 }

@@ -83,5 +83,6 @@ func (d *Deployment) restore(t *testing.T) {
 	t.Helper()
 	d.Compose(10*time.Minute, "up", "-d", "--no-recreate", "--scale", "hello_server=3")
 	d.mustRun(5*time.Minute, "build/scripts/wait-healthy.sh", "180")
+	waitConsulHealthy(t, consulClient(t), 2*time.Minute)
 	d.routedTo(t, time.Minute, d.waitReplicas(t, 3))
 }

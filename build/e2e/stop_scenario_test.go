@@ -69,23 +69,18 @@ func stopEveryKind(t *testing.T, d *Deployment) {
 	// A Consul server: it stops without leaving the raft configuration, and
 	// nothing in the call path notices.
 	server := d.ContainerIDs("consul-server-2")[0]
+	consul := consulClient(t) // one client for every wait: see consulClient
+	waitConsulHealthy(t, consul, 2*time.Minute)
 	load = d.StartLoad(t, "-c=50", "-rate=1000")
 	since := stopAndCheck(t, d, tree.Services["consul-server-2"], server)
 	firstLog(t, d.Logs(server, since.Add(-time.Second)), "run-consul-server: consul stopped on request without leaving the cluster")
-	consul := consulClient(t) // one client for the whole wait: see oneConsulServerDown
 	if peers, err := consul.Status().Peers(); err != nil || len(peers) != 3 {
 		t.Errorf("raft peers while consul-server-2 is stopped: expected 3 (it must not leave), received %v (err %v)", peers, err)
 	}
 	requireNoFailures(t, load.Stop(t), "docker stop of a Consul server")
 	d.Docker("start", server)
 	waitContainerHealthy(t, d, server, 2*time.Minute)
-	eventually(t, time.Minute, "consul-server-2 back in the raft peers", func() error {
-		peers, err := consul.Status().Peers()
-		if err != nil || len(peers) != 3 {
-			return fmt.Errorf("peers %v, err %v", peers, err)
-		}
-		return nil
-	})
+	waitConsulHealthy(t, consul, 2*time.Minute)
 }
 
 // stopAndCheck runs `docker stop` with the service's grace period, then
