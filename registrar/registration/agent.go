@@ -32,14 +32,17 @@ type Agent struct {
 	Timeout time.Duration
 }
 
-// NewAgent builds a client for the agent at cfg.ConsulAddr with cfg.Token
-// whose calls time out after AgentTimeout.
+// NewAgent builds a client for the agent at cfg.ConsulAddr with cfg.Token or
+// the token in cfg.TokenFile, whose calls time out after AgentTimeout.
 func NewAgent(cfg Config) (*Agent, error) {
+	if err := envOverridesToken(cfg); err != nil {
+		return nil, err
+	}
 	c := api.DefaultNonPooledConfig()
 	c.Address = cfg.ConsulAddr
-	if cfg.Token != "" {
-		c.Token = cfg.Token
-	}
+	// DefaultNonPooledConfig filled both from the process environment; the
+	// registrar's validated settings replace them.
+	c.Token, c.TokenFile = cfg.Token, cfg.TokenFile
 	client, err := api.NewClient(c)
 	if err != nil {
 		return nil, err

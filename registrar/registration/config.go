@@ -15,7 +15,8 @@ type Config struct {
 	AppName                 string
 	AppPort                 int
 	ConsulAddr              string // host:port or URL of the local agent's HTTP API
-	Token                   string
+	Token                   string // CONSUL_HTTP_TOKEN; empty when TokenFile is set
+	TokenFile               string // CONSUL_HTTP_TOKEN_FILE, validated: its first line is the token
 	Tags                    []string
 	CheckType               string // "grpc" or "http"
 	CheckEndpoint           string // grpc: health service name; http: path
@@ -47,7 +48,11 @@ func ConfigFromEnv(env LookupEnv) (Config, error) {
 		errs = append(errs, fmt.Errorf("%s=%q is invalid: accepted is %s", key, value, accepted))
 	}
 
-	cfg := Config{Token: get("CONSUL_HTTP_TOKEN", "")}
+	var cfg Config
+	var err error
+	if cfg.Token, cfg.TokenFile, err = tokenFromEnv(env); err != nil {
+		errs = append(errs, err)
+	}
 
 	cfg.AppName = get("APP_NAME", "")
 	if !serviceName.MatchString(cfg.AppName) {

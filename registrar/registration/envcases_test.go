@@ -56,6 +56,13 @@ const (
 	acceptAddr = "host:port, http://host:port, https://host:port or unix:///path"
 )
 
+// Token files for the cases, relative to the package directory: the unit
+// test and the binary the integration test starts both run there.
+const (
+	goodTokenFile      = "testdata/good.token" // "token-from-file\n"
+	emptyFirstLineFile = "testdata/empty-first-line.token"
+)
+
 var badEnvCases = []envCase{
 	{name: "APP_NAME missing", unset: []string{"APP_NAME"}, key: "APP_NAME", value: "", accepted: acceptName},
 	{name: "APP_NAME with space", set: map[string]string{"APP_NAME": "has space"}, key: "APP_NAME", value: "has space", accepted: acceptName},
@@ -85,6 +92,20 @@ var badEnvCases = []envCase{
 		accepted: "a duration from 100ms to 1h0m0s"},
 	{name: "DEREGISTER_CRITICAL_AFTER 30s", set: map[string]string{"DEREGISTER_CRITICAL_AFTER": "30s"}, key: "DEREGISTER_CRITICAL_AFTER", value: "30s",
 		accepted: "a duration from 1m0s to 168h0m0s"},
+	{name: "CONSUL_HTTP_TOKEN_FILE missing file", set: map[string]string{"CONSUL_HTTP_TOKEN_FILE": "testdata/no-such.token"},
+		key: "CONSUL_HTTP_TOKEN_FILE", value: "testdata/no-such.token", accepted: acceptTokenFile + " (open testdata/no-such.token: no such file or directory)"},
+	{name: "CONSUL_HTTP_TOKEN_FILE a directory", set: map[string]string{"CONSUL_HTTP_TOKEN_FILE": "testdata"},
+		key: "CONSUL_HTTP_TOKEN_FILE", value: "testdata", accepted: acceptTokenFile + " (read testdata: is a directory)"},
+	{name: "CONSUL_HTTP_TOKEN_FILE empty value", set: map[string]string{"CONSUL_HTTP_TOKEN_FILE": ""},
+		key: "CONSUL_HTTP_TOKEN_FILE", value: "", accepted: acceptTokenFile + " (it names no file)"},
+	{name: "CONSUL_HTTP_TOKEN_FILE empty file", set: map[string]string{"CONSUL_HTTP_TOKEN_FILE": "testdata/empty.token"},
+		key: "CONSUL_HTTP_TOKEN_FILE", value: "testdata/empty.token", accepted: acceptTokenFile + " (its first line is empty)"},
+	{name: "CONSUL_HTTP_TOKEN_FILE first line empty", set: map[string]string{"CONSUL_HTTP_TOKEN_FILE": emptyFirstLineFile},
+		key: "CONSUL_HTTP_TOKEN_FILE", value: emptyFirstLineFile, accepted: acceptTokenFile + " (its first line is empty)"},
+	{name: "CONSUL_HTTP_TOKEN_FILE two lines", set: map[string]string{"CONSUL_HTTP_TOKEN_FILE": "testdata/two-lines.token"},
+		key: "CONSUL_HTTP_TOKEN_FILE", value: "testdata/two-lines.token", accepted: "text after the first line"},
+	{name: "CONSUL_HTTP_TOKEN and CONSUL_HTTP_TOKEN_FILE", set: map[string]string{"CONSUL_HTTP_TOKEN": "secret", "CONSUL_HTTP_TOKEN_FILE": goodTokenFile},
+		key: "CONSUL_HTTP_TOKEN_FILE", value: goodTokenFile, accepted: "one of them"},
 	{name: "REGISTER_ATTEMPTS 0", set: map[string]string{"REGISTER_ATTEMPTS": "0"}, key: "REGISTER_ATTEMPTS", value: "0",
 		accepted: "a whole number from 1 to 1000"},
 }
