@@ -27,12 +27,14 @@ func putToolsOnPath(t testing.TB) {
 // Consul is a real single-node Consul agent (server mode) on loopback ports.
 type Consul struct {
 	*testutil.TestServer
+	// Client carries the initial management token when the test enabled
+	// ACLs (see EnableACLs), so a test's setup is never denied.
 	Client *api.Client
 	logs   *syncBuffer
 }
 
 // StartConsul starts an agent and stops it when the test ends. configure may
-// adjust the agent's config (e.g. reuse ports for a restart).
+// adjust the agent's config (e.g. reuse ports for a restart, EnableACLs).
 func StartConsul(t testing.TB, configure ...func(*testutil.TestServerConfig)) *Consul {
 	t.Helper()
 	putToolsOnPath(t)
@@ -57,12 +59,17 @@ func StartConsul(t testing.TB, configure ...func(*testutil.TestServerConfig)) *C
 			t.Logf("consul logs:\n%s", logs.String())
 		}
 	})
+	// WaitForLeader sends the initial management token itself.
 	srv.WaitForLeader(t)
-	client, err := api.NewClient(&api.Config{Address: srv.HTTPAddr})
+	// The token is empty without ACLs, as before.
+	client, err := api.NewClient(&api.Config{Address: srv.HTTPAddr, Token: srv.Config.ACL.Tokens.InitialManagement})
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.Client = client
+	if srv.Config.ACL.Enabled {
+		waitForACLs(t, c)
+	}
 	return c
 }
 
