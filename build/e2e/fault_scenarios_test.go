@@ -297,10 +297,13 @@ func lastHostAddress(cidr string) (string, error) {
 	return last.String(), nil
 }
 
-// invalidRender registers an instance whose address makes the rendered
-// nginx config invalid: nginx must keep serving the last good config and
-// consul-template must keep running and recover once the instance is gone.
-func invalidRender(t *testing.T, d *Deployment) {
+// skippedInstance registers an instance whose address is no IPv4 address
+// (and would inject text into nginx's config if rendered raw): the template
+// must leave it out of the upstream and list it only as a sanitised
+// "# skipped" line, reload-nginx must log it and still reload (no `nginx -t`
+// rejection), calls must keep reaching the replicas and consul-template must
+// keep running.
+func skippedInstance(t *testing.T, d *Deployment) {
 	consul := consulClient(t)
 	lb := d.ContainerIDs("load-balancer")[0]
 	templatePID := func() string { return strings.Join(d.processes(lb, "/usr/local/bin/consul-template"), " ") }
@@ -315,28 +318,31 @@ func invalidRender(t *testing.T, d *Deployment) {
 	if err := consul.Agent().ServiceRegister(reg); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "reload-nginx rejects the invalid render", func() error {
+	const skipped = "reload-nginx: skipped hello_server instance (not an IPv4 address with a port from 1 to 65535): id=hello_server-invalid node="
+	eventually(t, 30*time.Second, "reload-nginx logs the skipped instance", func() error {
 		for _, l := range d.Logs(lb, since) {
 			if strings.Contains(l.Text, "reload-nginx: nginx -t rejected the rendered") {
+				t.Fatalf("the render with the skipped instance was rejected by nginx -t: %s", l.Text)
+			}
+			if strings.Contains(l.Text, skipped) && strings.Contains(l.Text, " address=not an address? port=7777") {
 				return nil
 			}
 		}
-		return fmt.Errorf("no rejection logged yet")
+		return fmt.Errorf("no %q line logged yet", skipped)
 	})
+	live := d.Docker("exec", lb, "cat", "/etc/nginx/conf.d/load-balancer.conf")
+	if strings.Contains(live, "not an address;") || !strings.Contains(live, "address=not an address? port=7777") {
+		t.Fatalf("the live config should hold the instance only as a sanitised skipped line:\n%s", live)
+	}
 	if err := consul.Agent().ServiceDeregister(reg.ID); err != nil {
 		t.Fatal(err)
-	}
-	// The restored last good config stays; calls keep reaching the replicas.
-	live := d.Docker("exec", lb, "cat", "/etc/nginx/conf.d/load-balancer.conf")
-	if strings.Contains(live, "not an address") {
-		t.Fatalf("the invalid render is still in place:\n%s", live)
 	}
 	hosts, err := passingHostnames(consul, "hello_server")
 	if err != nil {
 		t.Fatal(err)
 	}
 	d.routedTo(t, 30*time.Second, hosts)
-	requireNoFailures(t, load.Stop(t), "invalid render")
+	requireNoFailures(t, load.Stop(t), "skipped instance")
 	if after := templatePID(); after != before || after == "" {
 		t.Fatalf("consul-template pid: expected it to keep running as %s, received %q", before, after)
 	}

@@ -44,7 +44,7 @@ func TestResilience(t *testing.T) {
 		{"R8: nginx and consul-template killed inside the LB", killLBProcesses},
 		{"R9: an instance whose address does not answer", deadInstance},
 		{"RA: grpcurl and grpc-health-probe through :5000", grpcTools},
-		{"RB: an invalid render keeps nginx serving and consul-template running", invalidRender},
+		{"RB: an instance whose address is no IPv4 address is skipped and logged; nginx keeps serving, consul-template keeps running", skippedInstance},
 		{"RC: a wrong SUPERVISORD_STOP_ORDER: exit 2 with a clear error, nothing started", badStopOrder},
 		{"RD: docker stop of every kind of container under load: exit 0 by itself, in order, within the grace period", stopEveryKind},
 	}

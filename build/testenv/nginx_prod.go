@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -8,7 +9,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"text/template"
 	"time"
 )
 
@@ -24,9 +24,13 @@ type ProdNginx struct {
 // StartProdNginx runs nginx with build/config/nginx/nginx.conf, changed only
 // where the host differs from the container: its pid and temporary files go
 // to a test directory, it listens on free loopback ports, and the upstream
-// it includes is load-balancer.tpl rendered with upstreamAddrs as the
-// passing hello_server instances (none renders the "down" placeholder). It
-// returns once nginx accepts connections and stops nginx when the test ends.
+// it includes is load-balancer.tpl rendered by the real consul-template from
+// a Consul agent of its own, where upstreamAddrs are registered as passing
+// hello_server instances (none renders the "down" placeholder). On the host
+// the tests' replicas listen on loopback, so the template's rule that
+// refuses 127.x.x.x is relaxed to refuse only 0.x.x.x (see HostTemplate).
+// It returns once nginx accepts connections and stops nginx when the test
+// ends.
 func StartProdNginx(t testing.TB, upstreamAddrs []string) *ProdNginx {
 	t.Helper()
 	n, dir, conf := prodNginxFiles(t, upstreamAddrs)
@@ -34,27 +38,69 @@ func StartProdNginx(t testing.TB, upstreamAddrs []string) *ProdNginx {
 	return n
 }
 
-// prodNginxFiles writes the rewritten nginx.conf and the rendered upstream
-// into a test directory and picks the listeners' addresses.
+// prodNginxFiles registers upstreamAddrs in a new Consul agent, renders the
+// host's load-balancer.tpl from it and writes the rewritten nginx.conf into
+// a test directory.
 func prodNginxFiles(t testing.TB, upstreamAddrs []string) (n *ProdNginx, dir, conf string) {
 	t.Helper()
+	c := StartConsul(t)
+	for i, a := range upstreamAddrs {
+		host, port, err := net.SplitHostPort(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := strconv.Atoi(port)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Zero-padded, so Consul's order (by node) is upstreamAddrs' order.
+		c.RegisterHelloServer(t, Instance{
+			Node: fmt.Sprintf("replica-%03d", i), ID: fmt.Sprintf("hello_server-%03d", i),
+			Address: host, Port: p, Check: "passing",
+		})
+	}
+	lb := prodLoadBalancerFiles(t, c, HostTemplate(t))
+	// An address the template skips would silently change the test.
+	raw, err := os.ReadFile(lb.Upstream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range upstreamAddrs {
+		if !strings.Contains(string(raw), "    server "+a+" max_fails=0;\n") {
+			t.Fatalf("load-balancer.tpl does not route %s (StartProdNginx takes IPv4 host:port addresses); rendered:\n%s", a, raw)
+		}
+	}
+	return lb.ProdNginx, lb.Dir, lb.Conf
+}
+
+// prodLoadBalancerFiles renders template from c into a test directory and
+// writes the rewritten nginx.conf next to it; nginx is not started.
+func prodLoadBalancerFiles(t testing.TB, c *Consul, template string) *ProdLoadBalancer {
+	t.Helper()
 	if _, err := os.Stat(NginxBin); err != nil {
-		t.Fatalf("nginx is missing: %v", err)
+		t.Fatalf("nginx is missing (apt-get install nginx-light): %v", err)
 	}
-	dir = t.TempDir()
-	upstream := filepath.Join(dir, "load-balancer.conf")
-	if err := os.WriteFile(upstream, []byte(renderUpstream(t, upstreamAddrs)), 0o644); err != nil {
+	dir := t.TempDir()
+	lb := &ProdLoadBalancer{
+		ProdNginx: &ProdNginx{
+			Addr:       net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(t))),
+			HealthAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(t))),
+		},
+		Consul:   c,
+		Dir:      dir,
+		Template: template,
+		Upstream: filepath.Join(dir, "load-balancer.conf"),
+		Conf:     filepath.Join(dir, "nginx.conf"),
+	}
+	lb.Render(t)
+	if err := os.WriteFile(lb.Conf, []byte(prodConfig(t, dir, lb.Upstream, lb.Addr, lb.HealthAddr)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	n = &ProdNginx{
-		Addr:       net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(t))),
-		HealthAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(t))),
+	if err := lb.CheckConfig(); err != nil {
+		raw, _ := os.ReadFile(lb.Upstream)
+		t.Fatalf("nginx rejects the upstream consul-template rendered from %s: %v\nrendered:\n%s", template, err, raw)
 	}
-	conf = filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(conf, []byte(prodConfig(t, dir, upstream, n.Addr, n.HealthAddr)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return n, dir, conf
+	return lb
 }
 
 // prodConfig rewrites the deployment's nginx.conf for this host. Each
@@ -85,46 +131,6 @@ func prodConfig(t testing.TB, dir, upstream, addr, healthAddr string) string {
 		conf = "user root;\n" + conf
 	}
 	return conf
-}
-
-// renderUpstream renders consul-template's load-balancer.tpl with Go's
-// text/template, which consul-template is built on; "service" returns
-// addrs as the passing instances.
-func renderUpstream(t testing.TB, addrs []string) string {
-	t.Helper()
-	path := filepath.Join(RepoRoot(t), "build", "config", "consul-template", "load-balancer.tpl")
-	type instance struct {
-		Address string
-		Port    int
-	}
-	var instances []instance
-	for _, a := range addrs {
-		host, port, err := net.SplitHostPort(a)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := strconv.Atoi(port)
-		if err != nil {
-			t.Fatal(err)
-		}
-		instances = append(instances, instance{host, p})
-	}
-	tpl, err := template.New(filepath.Base(path)).Funcs(template.FuncMap{
-		"service": func(name string) []instance {
-			if name != "hello_server" {
-				t.Errorf("load-balancer.tpl asks for service %q; StartProdNginx serves only hello_server", name)
-			}
-			return instances
-		},
-	}).ParseFiles(path)
-	if err != nil {
-		t.Fatalf("parsing %s: %v", path, err)
-	}
-	var out strings.Builder
-	if err := tpl.Execute(&out, nil); err != nil {
-		t.Fatalf("rendering %s: %v", path, err)
-	}
-	return out.String()
 }
 
 // runNginx starts nginx in the foreground with conf and waits until every

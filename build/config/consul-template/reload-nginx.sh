@@ -15,6 +15,10 @@ if ! out=$(nginx -e stderr -t -q -c /etc/nginx/nginx.conf 2>&1); then
     exit 0
 fi
 cp "$live" "$good"
+# Instances load-balancer.tpl left out (no IPv4 address with a port from 1 to
+# 65535), already sanitised by the template; one log line each.
+sed -n 's/^# skipped hello_server instance /reload-nginx: skipped hello_server instance /p' "$live" >&2
+# Only routed servers carry max_fails=; the skipped ones are comments.
 replicas=$(grep -c '^ *server .* max_fails=' "$live")
 # The addresses too, so the log shows which replicas a reload routes to.
 addresses=$(sed -n 's/^ *server \([^ ]*\) max_fails=.*/\1/p' "$live" | tr '\n' ' ' | sed 's/ $//')

@@ -1,0 +1,204 @@
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+)
+
+// Instance is one hello_server instance in Consul's catalog, on a node of
+// its own (as each replica container runs on its own node).
+type Instance struct {
+	Node, ID string
+	// Address is the service address, which load-balancer.tpl renders; the
+	// node gets the same address (Consul wants one for every node).
+	Address string
+	Port    int
+	// Check is the status of the instance's one check ("passing",
+	// "critical"); empty registers no check, which Consul counts as passing.
+	Check string
+}
+
+// RegisterHelloServer puts inst into the catalog as a hello_server instance.
+func (c *Consul) RegisterHelloServer(t testing.TB, inst Instance) {
+	t.Helper()
+	if err := c.RegisterHelloServerErr(inst); err != nil {
+		t.Fatalf("registering hello_server instance %+v: %v", inst, err)
+	}
+}
+
+// RegisterHelloServerErr is RegisterHelloServer returning Consul's answer,
+// for entries Consul might refuse.
+func (c *Consul) RegisterHelloServerErr(inst Instance) error {
+	reg := &api.CatalogRegistration{
+		Node:    inst.Node,
+		Address: inst.Address,
+		Service: &api.AgentService{
+			ID:      inst.ID,
+			Service: "hello_server",
+			Address: inst.Address,
+			Port:    inst.Port,
+		},
+	}
+	if inst.Check != "" {
+		reg.Check = &api.AgentCheck{
+			Node:      inst.Node,
+			CheckID:   "service:" + inst.ID,
+			Name:      "hello_server health",
+			Status:    inst.Check,
+			ServiceID: inst.ID,
+		}
+	}
+	_, err := c.Client.Catalog().Register(reg, nil)
+	return err
+}
+
+// ProdTemplate is the deployment's load-balancer.tpl, unchanged.
+func ProdTemplate(t testing.TB) string {
+	t.Helper()
+	return filepath.Join(RepoRoot(t), "build", "config", "consul-template", "load-balancer.tpl")
+}
+
+// The one line of load-balancer.tpl that HostTemplate changes.
+const (
+	refusedInContainer = "{{- $refused := `^(0|127)\\.` }}"
+	refusedOnHost      = "{{- $refused := `^0\\.` }}"
+)
+
+// HostTemplate writes load-balancer.tpl for a test on this host and returns
+// its path. It differs in one line: in the container 127.x.x.x is the load
+// balancer itself and is refused, on the host it is where the tests'
+// replicas listen. Every other check stays, and
+// TestTemplateRendersOnlyValidInstances runs the unchanged template.
+func HostTemplate(t testing.TB) string {
+	t.Helper()
+	raw, err := os.ReadFile(ProdTemplate(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(raw, []byte(refusedInContainer)) {
+		t.Fatalf("build/config/consul-template/load-balancer.tpl no longer contains %q: update HostTemplate", refusedInContainer)
+	}
+	path := filepath.Join(t.TempDir(), "load-balancer.tpl")
+	if err := os.WriteFile(path, bytes.ReplaceAll(raw, []byte(refusedInContainer), []byte(refusedOnHost)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// ProdLoadBalancer is the load balancer container's trio on this host:
+// nginx with the deployment's nginx.conf (as StartProdNginx), consul-template
+// rendering its upstream from Consul, and reload-nginx.sh.
+type ProdLoadBalancer struct {
+	*ProdNginx
+	Consul *Consul
+	// Dir holds nginx.conf (Conf), the rendered upstream (Upstream), the pid
+	// file and reload-nginx.sh's last good copy.
+	Dir, Conf, Upstream string
+	// Template is the load-balancer.tpl consul-template renders.
+	Template string
+}
+
+// StartProdLoadBalancer renders template from c's catalog with the real
+// consul-template, then starts nginx on it; it fails the test if nginx does
+// not start. Render and Reload then follow changes in the catalog.
+func StartProdLoadBalancer(t testing.TB, c *Consul, template string) *ProdLoadBalancer {
+	t.Helper()
+	lb := prodLoadBalancerFiles(t, c, template)
+	lb.Process = runNginx(t, lb.Dir, lb.Conf, lb.Addr, lb.HealthAddr)
+	return lb
+}
+
+// Render runs bin/consul-template -once against the agent, as the
+// container's consul-template does on every change, and returns the
+// rendered upstream.
+func (lb *ProdLoadBalancer) Render(t testing.TB) string {
+	t.Helper()
+	bin := Tool(t, "consul-template")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "-once", "-log-level", "warn",
+		"-consul-addr", lb.Consul.HTTPAddr,
+		"-template", lb.Template+":"+lb.Upstream)
+	// No CONSUL_HTTP_* from the caller's environment.
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("consul-template -once rendering %s: %v\n%s", lb.Template, err, out)
+	}
+	raw, err := os.ReadFile(lb.Upstream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(raw)
+}
+
+// CheckConfig runs `nginx -t` on the config and returns nil if nginx
+// accepts it, else nginx's complaint.
+func (lb *ProdLoadBalancer) CheckConfig() error {
+	out, err := exec.Command(NginxBin, "-t", "-q", "-e", "stderr", "-p", lb.Dir+"/", "-c", lb.Conf).CombinedOutput()
+	if err != nil {
+		return &nginxRejected{err: err, out: strings.TrimSpace(string(out))}
+	}
+	return nil
+}
+
+type nginxRejected struct {
+	err error
+	out string
+}
+
+func (e *nginxRejected) Error() string { return "nginx -t: " + e.err.Error() + ": " + e.out }
+
+// Reload runs build/config/consul-template/reload-nginx.sh, which
+// consul-template runs after each render, with the container's paths
+// replaced by the test's, and returns what it printed on stdout and stderr.
+// The script always exits 0; any other exit fails the test.
+func (lb *ProdLoadBalancer) Reload(t testing.TB) (stdout, stderr string) {
+	t.Helper()
+	script := filepath.Join(lb.Dir, "reload-nginx.sh")
+	if err := os.WriteFile(script, []byte(reloadScript(t, lb.Dir, lb.Conf, lb.Upstream)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "/bin/sh", script)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH") + string(os.PathListSeparator) + filepath.Dir(NginxBin)}
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("reload-nginx.sh: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
+	}
+	return out.String(), errOut.String()
+}
+
+// reloadScript is reload-nginx.sh with the container's paths replaced by
+// the test's. Each rewrite must match: a changed script fails here instead
+// of running against container paths.
+func reloadScript(t testing.TB, dir, conf, upstream string) string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(RepoRoot(t), "build", "config", "consul-template", "reload-nginx.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := string(raw)
+	for _, r := range []struct{ old, new string }{
+		{"live=/etc/nginx/conf.d/load-balancer.conf\n", "live=" + upstream + "\n"},
+		{"good=/tmp/nginx/load-balancer.conf.last-good\n", "good=" + filepath.Join(dir, "load-balancer.conf.last-good") + "\n"},
+		{"pidfile=/tmp/nginx/nginx.pid\n", "pidfile=" + filepath.Join(dir, "nginx.pid") + "\n"},
+		{"nginx -e stderr ", NginxBin + " -p " + dir + "/ -e stderr "},
+		{" -c /etc/nginx/nginx.conf", " -c " + conf},
+	} {
+		if !strings.Contains(script, r.old) {
+			t.Fatalf("build/config/consul-template/reload-nginx.sh no longer contains %q: update ProdLoadBalancer.Reload", r.old)
+		}
+		script = strings.ReplaceAll(script, r.old, r.new)
+	}
+	return script
+}
