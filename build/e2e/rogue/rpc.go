@@ -25,6 +25,13 @@ const (
 	rpcTLS    byte = 0x03 // RPCTLS: a TLS handshake, then another type byte inside
 )
 
+// Not probed: RPCTLSInsecure (0x07) is served without a client certificate
+// even with verify_incoming, but only by the insecure RPC server, which has
+// AutoEncrypt.Sign (refused unless auto_encrypt.allow_tls, and then it needs
+// an ACL token allowed to write the node or service it signs for) and
+// AutoConfig.InitialConfiguration (refused unless auto_config.authorization
+// is configured, then it needs a valid JWT).
+
 // pingRequest is a msgpack net/rpc call of Status.Ping (no ACL needed): the
 // request header {ServiceMethod, Seq} and an empty body. A server that
 // serves the connection answers it; one that refused it has closed it.
@@ -168,7 +175,7 @@ func probePlain(addr string) result {
 // instead means the server accepted the connection and waits for the inner
 // type byte; a Status.Ping then shows what the connection is worth.
 func probeTLS(addr string, cfg *tls.Config, client *tls.Certificate, what string, control bool) result {
-	requested := false
+	requested, sent := false, false
 	cfg.GetClientCertificate = func(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
 		requested = true
 		// Sent regardless of the CAs the server names as acceptable: Go would
@@ -176,6 +183,7 @@ func probeTLS(addr string, cfg *tls.Config, client *tls.Certificate, what string
 		if client == nil {
 			return &tls.Certificate{}, nil
 		}
+		sent = true
 		return client, nil
 	}
 	conn, bad := dial(addr)
@@ -186,7 +194,7 @@ func probeTLS(addr string, cfg *tls.Config, client *tls.Certificate, what string
 
 	refusedWith := func(step string, err error) result {
 		req := "the server asked for a client certificate and was sent none"
-		if client != nil {
+		if sent {
 			req = "the server asked for a client certificate and was sent one"
 		}
 		if !requested {
