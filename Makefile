@@ -43,13 +43,30 @@ images: # @HELP builds the images (makes local base images when no registry answ
 	build/scripts/build-images.sh
 
 .PHONY: up
-up: images # @HELP builds the images and starts the deployment, waiting until it is healthy
+up: images secrets # @HELP builds the images, makes the secrets (first run), starts the deployment and waits until it is healthy
 	@$(compose) up -d --remove-orphans
 	build/scripts/wait-healthy.sh 180
 
+# The gossip key, the CA and certificates and the ACL tokens, in .secrets/:
+# made once, reused by every later make up (made with grpc-lb/base).
+.PHONY: secrets
+secrets: images # @HELP makes the secrets in .secrets/ unless they exist (make up runs it; plain compose needs them)
+	build/scripts/secrets.sh
+
 .PHONY: down
-down: # @HELP stops the deployment and removes its containers, networks and volumes
+down: # @HELP stops the deployment and removes its containers, networks and volumes; keeps the secrets
 	@$(compose) down --remove-orphans --volumes
+
+.PHONY: purge
+purge: # @HELP make down, and deletes the secrets (.secrets/): the next make up starts a new cluster with new secrets
+	@$(compose) down --remove-orphans --volumes
+	rm -rf .secrets .secrets.tmp.*
+	@echo "purge: the deployment and its secrets are gone"
+
+.PHONY: ui-token
+ui-token: # @HELP prints the read-only token to paste into the Consul UI's login
+	@[[ -s .secrets/tokens/ui.secret ]] || { echo "ui-token: .secrets/tokens/ui.secret is missing: make up makes the secrets"; exit 1; }
+	@cat .secrets/tokens/ui.secret
 
 .PHONY: scale
 scale: # @HELP scales hello_server to N replicas (make scale N=5)

@@ -12,9 +12,19 @@ import (
 	"github.com/hashicorp/consul/api"
 )
 
+// consulClient reaches the published Consul API with the read-only UI
+// token, the one `make ui-token` prints: the suite reads what a user can see,
+// and never holds a token that could change anything.
 func consulClient(t *testing.T) *api.Client {
 	t.Helper()
-	c, err := api.NewClient(&api.Config{Address: consulAddr})
+	return consulClientWith(t, token(t, "ui"))
+}
+
+// consulClientWith reaches the published Consul API with token ("" is the
+// anonymous token).
+func consulClientWith(t *testing.T, token string) *api.Client {
+	t.Helper()
+	c, err := api.NewClient(&api.Config{Address: consulAddr, Token: token})
 	if err != nil {
 		t.Fatal(err)
 	}

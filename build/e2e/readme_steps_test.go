@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -26,7 +27,6 @@ func TestREADME(t *testing.T) {
 
 func followREADME(t *testing.T, c compose.Command) {
 	d := NewDeployment(t, c)
-	consul := consulClient(t)
 
 	d.Step("0: start from nothing (make down)")
 	d.mustRun(5*time.Minute, "make", "down")
@@ -66,8 +66,13 @@ func followREADME(t *testing.T, c compose.Command) {
 		t.Fatalf("go run grpc_client/main.go -port=%s:\n  expected %q\n  received %q", lbPort, want, out)
 	}
 
-	d.Step("2: Consul UI on 8500; catalog has 3 servers, the agents and hello_server passing")
+	d.Step("2: Consul UI on 8500 with the token of make ui-token; catalog has 3 servers, the agents and hello_server passing")
 	eventually(t, 30*time.Second, "Consul UI answers", uiAnswers)
+	uiToken := d.uiToken(t)
+	if uiToken != token(t, "ui") {
+		t.Fatalf("make ui-token: expected the secret of .secrets/tokens/ui.secret, received %d other characters", len(uiToken))
+	}
+	consul := consulClientWith(t, uiToken)
 	peers, err := consul.Status().Peers()
 	if err != nil || len(peers) != 3 {
 		t.Fatalf("raft peers: expected 3, received %v (err %v)", peers, err)
@@ -159,7 +164,39 @@ func followREADME(t *testing.T, c compose.Command) {
 		return nil
 	})
 
-	d.Step("6: make down leaves no containers, networks or volumes")
+	d.Step("6: make up again, and make down then make up: the same secrets, a healthy cluster that serves")
+	secrets := secretsDigest(t)
+	d.mustRun(45*time.Minute, "make", "up")
+	d.requireServes(t)
+	d.mustRun(5*time.Minute, "make", "down")
+	d.mustRun(45*time.Minute, "make", "up")
+	if changed := changedSecrets(secrets, secretsDigest(t)); len(changed) > 0 {
+		t.Fatalf(".secrets after make up, make down, make up: expected the same files, these changed: %v", changed)
+	}
+	waitConsulHealthy(t, consulClient(t), 2*time.Minute)
+	d.requireServes(t)
+
+	d.Step("7: make purge, then make up: a new cluster with new secrets; the old UI token is refused")
+	oldUIToken := token(t, "ui")
+	d.mustRun(5*time.Minute, "make", "purge")
+	if _, err := os.Stat(secretsDir()); !os.IsNotExist(err) {
+		t.Fatalf("after make purge: expected %s gone, received %v", secretsDir(), err)
+	}
+	d.mustRun(45*time.Minute, "make", "up")
+	fresh := secretsDigest(t)
+	for name, sum := range secrets {
+		if fresh[name] == sum {
+			t.Errorf("after make purge and make up: expected a new %s, received the old one", name)
+		}
+	}
+	_, _, err = consulClientWith(t, oldUIToken).Catalog().Services(nil)
+	if err == nil || !strings.Contains(err.Error(), "ACL not found") {
+		t.Fatalf("the purged cluster's UI token: expected 403 ACL not found, received %v", err)
+	}
+	waitConsulHealthy(t, consulClient(t), 2*time.Minute)
+	d.requireServes(t)
+
+	d.Step("8: make down leaves no containers, networks or volumes")
 	d.mustRun(5*time.Minute, "make", "down")
 	for _, kind := range [][]string{
 		{"ps", "-a", "--filter", "label=com.docker.compose.project=grpclb", "-q"},
@@ -171,6 +208,39 @@ func followREADME(t *testing.T, c compose.Command) {
 			t.Errorf("docker %s after make down: expected nothing, received %q (err %v)", strings.Join(kind, " "), out, err)
 		}
 	}
+}
+
+// uiToken runs `make ui-token` as the README says, without showing the
+// token in the test's output.
+func (d *Deployment) uiToken(t *testing.T) string {
+	t.Helper()
+	cmd := exec.Command("make", "ui-token")
+	cmd.Dir, cmd.Env = d.root, d.compose.Environ()
+	out, err := runWithin(cmd, time.Minute, nil)
+	if err != nil {
+		t.Fatalf("make ui-token: %v\n%s", err, out)
+	}
+	return strings.TrimSpace(out)
+}
+
+// requireServes waits for the single replica of a fresh make up to answer
+// through the load balancer.
+func (d *Deployment) requireServes(t *testing.T) {
+	t.Helper()
+	hosts := d.Hostnames()
+	if len(hosts) != 1 {
+		t.Fatalf("after make up: %d running hello_server containers, want 1: %v", len(hosts), hosts)
+	}
+	eventually(t, 60*time.Second, "a call through the load balancer", func() error {
+		reply, err := d.Call()
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, reply)
+		}
+		if want := "Hello from " + hosts[0] + "."; reply != want {
+			return fmt.Errorf("expected %q, received %q", want, reply)
+		}
+		return nil
+	})
 }
 
 // scale runs the README's scaling command as written there and waits until

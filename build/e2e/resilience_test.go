@@ -44,9 +44,13 @@ func TestResilience(t *testing.T) {
 		{"R8: nginx and consul-template killed inside the LB", killLBProcesses},
 		{"R9: an instance whose address does not answer", deadInstance},
 		{"RA: grpcurl and grpc-health-probe through :5000", grpcTools},
-		{"RB: an instance whose address is no IPv4 address is skipped and logged; nginx keeps serving, consul-template keeps running", skippedInstance},
+		{"RB: instances at a bad address or port (the replicas' own token) are skipped and logged; scaling still routes", badInstancesSkipped},
 		{"RC: a wrong SUPERVISORD_STOP_ORDER: exit 2 with a clear error, nothing started", badStopOrder},
 		{"RD: docker stop of every kind of container under load: exit 0 by itself, in order, within the grace period", stopEveryKind},
+		{"RE: no token: registering hello_server from the host or the compose network is refused; anonymous reads nothing", noTokenRefused},
+		{"RF: the load balancer's and consul-template's tokens, and the UI's, cannot register hello_server", otherTokensRefused},
+		{"RG: an agent without the gossip key cannot join", gossipKeyRequired},
+		{"RH: Consul RPC refuses a client without a certificate from the project's CA", rpcNeedsCertificate},
 	}
 	// Every scenario runs and reports, also after one has failed: the
 	// deployment is brought back to its starting state and the suite goes on.

@@ -29,9 +29,10 @@ func TestRepositoryStopsWithinGracePeriods(t *testing.T) {
 	}
 	// Every kind of container is budgeted, each with what it runs.
 	want := map[string]string{
-		"hello_server":    "registrar grpc-server consul-agent",
-		"load-balancer":   "registrar consul-template nginx consul-agent",
-		"consul-server-1": "consul agent (server)",
+		"hello_server":         "registrar grpc-server consul-agent",
+		"load-balancer":        "registrar consul-template nginx consul-agent",
+		"consul-server-1":      "consul agent (server)",
+		"consul-acl-bootstrap": "acl-bootstrap.sh",
 	}
 	for _, p := range plans {
 		if order, ok := want[p.Service]; ok {
@@ -135,6 +136,11 @@ func TestCheckCatchesOverBudget(t *testing.T) {
 			s.StopOrder = []string{"registrar", "grpc_server", "consul-agent"}
 			tr.Services["hello_server"] = s
 		}, `names "grpc_server", which no file`},
+		{"the bootstrap job without Docker's init", func(tr *Tree) {
+			s := tr.Services["consul-acl-bootstrap"]
+			s.Init = false
+			tr.Services["consul-acl-bootstrap"] = s
+		}, "service consul-acl-bootstrap: init is not true"},
 		{"an entrypoint with no known budget", func(tr *Tree) {
 			s := tr.Services["consul-server-2"]
 			s.Entrypoint = []string{"/usr/local/bin/consul", "agent"}

@@ -26,6 +26,14 @@ const ConsulAgentLeave = 3 * time.Second
 // ConsulServerEntrypoint is the Consul servers' compose entrypoint.
 var ConsulServerEntrypoint = []string{"/etc/consul/run-server.sh"}
 
+// ACLBootstrapEntrypoint is the one-shot consul-acl-bootstrap job's.
+var ACLBootstrapEntrypoint = []string{"/etc/consul/acl-bootstrap.sh"}
+
+// ACLBootstrapStop is how long the bootstrap job takes to end on TERM: it is
+// a shell under Docker's init (init: true), which does not ignore TERM the
+// way a PID 1 would, and its consul commands are killed with it.
+const ACLBootstrapStop = time.Second
+
 // Line is one step of a service's stop: a program (or process) and the
 // longest it may take.
 type Line struct {
@@ -66,6 +74,11 @@ func Check(tree *Tree) ([]Plan, error) {
 		s := tree.Services[name]
 		plan := Plan{Service: name, Grace: s.Grace}
 		switch {
+		case slices.Equal(s.Entrypoint, ACLBootstrapEntrypoint):
+			if !s.Init {
+				errs = append(errs, fmt.Errorf("service %s: init is not true: the script would be PID 1, which ignores TERM, and docker stop would wait the whole grace period", name))
+			}
+			plan.Lines = []Line{{"acl-bootstrap.sh", ACLBootstrapStop, "a shell under Docker's init: TERM ends it"}}
 		case slices.Equal(s.Entrypoint, ConsulServerEntrypoint):
 			plan.Lines = []Line{{"consul agent (server)", tree.ConsulServerStop,
 				"run-server.sh stop_secs: SIGKILL after it"}}
@@ -87,7 +100,7 @@ func Check(tree *Tree) ([]Plan, error) {
 					fmt.Sprintf("stopwaitsecs %s + entrypoint guard %s", p.StopWait, tree.GuardSlack)})
 			}
 		default:
-			errs = append(errs, fmt.Errorf("service %s: no stop budget is known for entrypoint %q with build.dockerfile %q: accepted is the image's entrypoint.sh (a build.dockerfile with SUPERVISORD_STOP_ORDER) or %q", name, s.Entrypoint, s.Dockerfile, ConsulServerEntrypoint))
+			errs = append(errs, fmt.Errorf("service %s: no stop budget is known for entrypoint %q with build.dockerfile %q: accepted is the image's entrypoint.sh (a build.dockerfile with SUPERVISORD_STOP_ORDER), %q or %q", name, s.Entrypoint, s.Dockerfile, ConsulServerEntrypoint, ACLBootstrapEntrypoint))
 		}
 		if total := plan.Total(); total > plan.Grace {
 			errs = append(errs, fmt.Errorf("service %s: its stop may take %s (%s), more than its stop_grace_period %s in %s",

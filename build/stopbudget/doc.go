@@ -26,6 +26,10 @@
 // hold. The budgets today (TestDocMatchesRepository keeps this table equal
 // to Report's):
 //
+//	consul-acl-bootstrap: stop_grace_period 5s
+//	  acl-bootstrap.sh         1s  a shell under Docker's init: TERM ends it
+//	  margin                   2s  signal delivery, ctl calls, exits
+//	  total                    3s  of 5s
 //	consul-server-1: stop_grace_period 10s
 //	  consul agent (server)    5s  run-server.sh stop_secs: SIGKILL after it
 //	  margin                   2s  signal delivery, ctl calls, exits

@@ -44,6 +44,9 @@ type Service struct {
 	Dockerfile string
 	// StopOrder is the Dockerfile's SUPERVISORD_STOP_ORDER.
 	StopOrder []string
+	// Init is compose's init: Docker's init runs as PID 1 and passes
+	// signals on.
+	Init bool
 }
 
 // Program is one supervisord program's stop settings.
@@ -97,6 +100,7 @@ func Load(root string) (*Tree, error) {
 type composeService struct {
 	StopGracePeriod string   `yaml:"stop_grace_period"`
 	Entrypoint      []string `yaml:"entrypoint"`
+	Init            bool     `yaml:"init"`
 	Build           struct {
 		Dockerfile string `yaml:"dockerfile"`
 	} `yaml:"build"`
@@ -125,7 +129,7 @@ func loadCompose(root string) (map[string]Service, error) {
 	sort.Strings(names) // the first problem in name order, every run
 	for _, name := range names {
 		cs := compose.Services[name]
-		s := Service{Name: name, Entrypoint: cs.Entrypoint, Dockerfile: cs.Build.Dockerfile}
+		s := Service{Name: name, Entrypoint: cs.Entrypoint, Dockerfile: cs.Build.Dockerfile, Init: cs.Init}
 		if cs.StopGracePeriod == "" {
 			return nil, fmt.Errorf("%s: services.%s.stop_grace_period is not set: accepted is an explicit duration such as \"30s\" (docker's default of 10s would be a budget nobody wrote down)", path, name)
 		}

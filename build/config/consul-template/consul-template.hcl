@@ -1,6 +1,9 @@
 # consul-template in the load-balancer container.
 consul {
   address = "127.0.0.1:8500"
+  # Reads the passing hello_server instances and their nodes, nothing else
+  # (build/config/consul/acl/consul-template.hcl); mounted by compose.
+  token_file = "/run/secrets/consul-template-token"
   retry {
     enabled = true
     # Retry forever: while Consul is unreachable nginx keeps serving the last

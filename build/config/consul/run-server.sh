@@ -30,7 +30,10 @@ running() {
     [ "$1" != Z ]
 }
 
-/usr/local/bin/consul agent -config-file=/etc/consul/server.hcl &
+# The secrets: the gossip key, and this server's management and agent
+# tokens (server.hcl names the TLS files), mounted by compose.
+/usr/local/bin/consul agent -config-file=/etc/consul/server.hcl \
+    -config-file=/run/secrets/consul-gossip.hcl -config-file=/run/secrets/consul-acl.hcl &
 consul=$!
 stopping=0
 trap 'stopping=1; kill -TERM "$consul" 2>/dev/null' TERM INT

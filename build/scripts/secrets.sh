@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Makes the deployment's secrets in .secrets/ on the first `make up` and
+# reuses them after that: the gossip key, a CA with one certificate per Consul
+# server, the ACL tokens, and the small Consul config fragments that carry
+# them (Consul 1.13 reads neither `encrypt` nor ACL tokens from a file of
+# their own). Nothing here goes into git (.gitignore), a build context
+# (.dockerignore), an image, a build arg or an environment variable: compose
+# hands each container only its own files, as read-only mounts under
+# /run/secrets (docker-compose.yaml, `secrets:`).
+#
+# The key and the certificates are made by the project's own Consul build
+# (the grpc-lb/base image), with no network; token IDs come from the kernel's
+# random UUIDs. A half-made set is never left behind: everything is written to
+# a temporary folder that is renamed at the end. `make purge` deletes the
+# folder together with the cluster's data.
+set -o errexit -o nounset -o pipefail
+cd "$(dirname "$0")/../.."
+
+dir=.secrets
+TAG="${TAG:-latest}"
+servers=(consul-server-1 consul-server-2 consul-server-3)
+# Every token the deployment uses, by the name of its file in tokens/.
+tokens=(
+  management
+  consul-server-1-agent consul-server-2-agent consul-server-3-agent
+  hello-server-agent load-balancer-agent
+  hello-server-registrar load-balancer-registrar
+  consul-template ui
+)
+
+expected_files() {
+  echo consul/gossip.hcl consul/hello-server-agent.hcl consul/load-balancer-agent.hcl
+  echo tls/consul-agent-ca.pem tls/consul-agent-ca-key.pem
+  for s in "${servers[@]}"; do echo "consul/$s.hcl tls/$s.pem tls/$s-key.pem"; done
+  for t in "${tokens[@]}"; do
+    echo "tokens/$t.secret"
+    [[ $t == management ]] || echo "tokens/$t.accessor"
+  done
+}
+
+if [[ -d $dir ]]; then
+  for f in $(expected_files); do
+    [[ -s $dir/$f ]] || { echo "secrets: $dir/$f is missing or empty; the set in $dir is incomplete: make purge deletes it with the cluster's data, and the next make up makes a new one"; exit 1; }
+  done
+  echo "secrets: reusing $dir/"
+  exit 0
+fi
+
+docker image inspect "grpc-lb/base:$TAG" >/dev/null 2>&1 || { echo "secrets: image grpc-lb/base:$TAG is missing; make images builds it"; exit 1; }
+
+umask 077
+tmp="$(mktemp -d "$PWD/.secrets.tmp.XXXXXX")"
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp/consul" "$tmp/tls" "$tmp/tokens"
+
+# The project's Consul, as the user running make, with no network.
+consul() {
+  docker run --rm --network none --user "$(id -u):$(id -g)" -v "$tmp/tls:/s" -w /s \
+    --entrypoint /usr/local/bin/consul "grpc-lb/base:$TAG" "$@"
+}
+uuid() { cat /proc/sys/kernel/random/uuid; }
+
+# Gossip: 32 random bytes, base64 (AES-256 for serf's messages).
+printf 'encrypt = "%s"\n' "$(consul keygen)" >"$tmp/consul/gossip.hcl"
+
+# A CA for the servers' RPC, and one certificate per server. Besides the
+# names Consul checks (server.dc1.consul, verify_server_hostname), each
+# carries its compose name, which the ACL bootstrap job uses over HTTPS.
+consul tls ca create -days 3650 >/dev/null
+for s in "${servers[@]}"; do
+  consul tls cert create -server -dc dc1 -days 1825 -node "$s" -additional-dnsname "$s" >/dev/null
+  mv "$tmp/tls/dc1-server-consul-0.pem" "$tmp/tls/$s.pem"
+  mv "$tmp/tls/dc1-server-consul-0-key.pem" "$tmp/tls/$s-key.pem"
+done
+
+for t in "${tokens[@]}"; do
+  uuid >"$tmp/tokens/$t.secret"
+  # The management token's accessor is Consul's choice; every other token
+  # is created by the bootstrap job with this accessor.
+  [[ $t == management ]] || uuid >"$tmp/tokens/$t.accessor"
+done
+secret() { cat "$tmp/tokens/$1.secret"; }
+
+# Config fragments each agent loads with an extra -config-file.
+for s in "${servers[@]}"; do
+  printf 'acl {\n  tokens {\n    initial_management = "%s"\n    agent              = "%s"\n  }\n}\n' \
+    "$(secret management)" "$(secret "$s-agent")" >"$tmp/consul/$s.hcl"
+done
+for role in hello-server load-balancer; do
+  printf 'acl {\n  tokens {\n    agent = "%s"\n  }\n}\n' "$(secret "$role-agent")" >"$tmp/consul/$role-agent.hcl"
+done
+
+# Containers read the files as their own user ("app", whose uid depends on
+# the image), through read-only mounts owned by the host user: the 0700 top
+# folder keeps every other host user out, and inside it the files are 0444
+# and the folders 0755 (the bootstrap job mounts tokens/ whole). The CA key
+# is never mounted anywhere.
+find "$tmp" -type f -exec chmod 0444 {} +
+chmod 0400 "$tmp/tls/consul-agent-ca-key.pem"
+chmod 0755 "$tmp/consul" "$tmp/tls" "$tmp/tokens"
+chmod 0700 "$tmp"
+mv "$tmp" "$dir"
+trap - EXIT
+echo "secrets: made a new set in $dir/ (gossip key, CA and server certificates, ${#tokens[@]} tokens)"
