@@ -51,6 +51,7 @@ func TestResilience(t *testing.T) {
 		{"RF: the load balancer's and consul-template's tokens, and the UI's, cannot register hello_server", otherTokensRefused},
 		{"RG: an agent without the gossip key cannot join", gossipKeyRequired},
 		{"RH: Consul RPC refuses a client without a certificate from the project's CA", rpcNeedsCertificate},
+		{"RI: no secret in git, docker inspect or an image's history; .secrets is closed to other users", secretsNotExposed},
 	}
 	// Every scenario runs and reports, also after one has failed: the
 	// deployment is brought back to its starting state and the suite goes on.

@@ -5,7 +5,9 @@ package e2e
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -43,7 +45,8 @@ func noTokenRefused(t *testing.T, d *Deployment) {
 		Node: "rogue", Address: rogueAddress,
 		Service: &api.AgentService{ID: "rogue", Service: "hello_server", Port: 7777},
 	}, nil)
-	requireDenied(t, "host, no token, catalog register", err, "node:write", "rogue")
+	// Consul 1.13.9 checks the service before the node.
+	requireDenied(t, "host, no token, catalog register", err, "service:write", "hello_server")
 
 	rogue := d.rogue(t)
 	for _, attack := range []string{"agent-register", "catalog-register"} {
@@ -247,4 +250,89 @@ func (r *rogueTool) run(args ...string) (string, error) {
 	}
 	argv = append(argv, "--entrypoint", "/rogue/rogue", image("base"))
 	return r.d.run(2*time.Minute, "docker", append(argv, args...)...)
+}
+
+// secretsNotExposed: no secret value is in git, in what docker inspect
+// shows of a container or an image, or in an image's history (its layers'
+// commands and build args); the folder is closed to other host users.
+func secretsNotExposed(t *testing.T, d *Deployment) {
+	values := secretValues(t)
+	var places []string
+	ids := strings.Fields(d.Compose(time.Minute, "ps", "-a", "-q"))
+	if len(ids) < 6 {
+		t.Fatalf("expected the deployment's containers (at least 6), received %v", ids)
+	}
+	places = append(places, "docker inspect of every container")
+	shown := d.Docker(append([]string{"inspect"}, ids...)...)
+	for _, name := range []string{"base", "hello-server", "load-balancer", "programs"} {
+		places = append(places, "docker image inspect and history of "+image(name))
+		shown += d.Docker("image", "inspect", image(name))
+		shown += d.Docker("history", "--no-trunc", image(name))
+	}
+	for name, value := range values {
+		if strings.Contains(shown, value) {
+			t.Fatalf("the secret %s is visible in one of: %s", name, strings.Join(places, ", "))
+		}
+	}
+	// git: the committed tree and every file git would add; the patterns go
+	// in a file, not on a command line.
+	patterns := filepath.Join(t.TempDir(), "patterns")
+	var list []string
+	for _, v := range values {
+		list = append(list, v)
+	}
+	if err := os.WriteFile(patterns, []byte(strings.Join(list, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for where, args := range map[string][]string{
+		"the committed tree":      {"grep", "-l", "-F", "-f", patterns, "HEAD"},
+		"the files git would add": {"grep", "-l", "-F", "--untracked", "-f", patterns},
+	} {
+		out, err := d.run(time.Minute, "git", args...)
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+			t.Fatalf("git grep for the secrets in %s: expected no match (exit 1), received %v: %s", where, err, out)
+		}
+	}
+	places = append(places, "git (HEAD and files git would add)")
+	for _, path := range []string{".secrets", ".secrets/tokens/ui.secret"} {
+		if out, err := d.run(time.Minute, "git", "check-ignore", "-q", path); err != nil {
+			t.Fatalf("git check-ignore %s: expected ignored, received %v %s", path, err, out)
+		}
+	}
+	mode := d.mustRun(time.Minute, "stat", "-c", "%a", secretsDir())
+	if strings.TrimSpace(mode) != "700" {
+		t.Fatalf("%s: expected mode 700, received %s", secretsDir(), mode)
+	}
+	fmt.Printf("none of %d secret values is in: %s; %s is mode 700\n", len(values), strings.Join(places, ", "), secretsDir())
+}
+
+// secretValues are the values that must not leak: every token's secret,
+// the gossip key, and the private keys' bodies.
+func secretValues(t *testing.T) map[string]string {
+	t.Helper()
+	values := map[string]string{}
+	tokens, err := filepath.Glob(filepath.Join(secretsDir(), "tokens", "*.secret"))
+	if err != nil || len(tokens) < 10 {
+		t.Fatalf("expected the 10 token secrets in .secrets/tokens, received %v (err %v)", tokens, err)
+	}
+	for _, f := range tokens {
+		values[filepath.Base(f)] = readSecret(t, "tokens", filepath.Base(f))
+	}
+	gossip := readSecret(t, "consul", "gossip.hcl")
+	key, ok := strings.CutPrefix(gossip, `encrypt = "`)
+	if !ok || len(key) < 40 {
+		t.Fatalf("consul/gossip.hcl: expected encrypt = \"<key>\", received %d characters", len(gossip))
+	}
+	values["the gossip key"] = strings.TrimSuffix(key, `"`)
+	keys, _ := filepath.Glob(filepath.Join(secretsDir(), "tls", "*-key.pem"))
+	for _, f := range keys {
+		// The first line of base64 after the PEM header is unique to a key.
+		lines := strings.Split(readSecret(t, "tls", filepath.Base(f)), "\n")
+		if len(lines) < 2 || len(lines[1]) < 40 {
+			t.Fatalf("%s: not a PEM key", f)
+		}
+		values[filepath.Base(f)] = lines[1]
+	}
+	return values
 }
