@@ -90,3 +90,18 @@ func TestFirstStamp(t *testing.T) {
 		t.Error("expected an error when no line matches")
 	}
 }
+
+func TestWithinTarget(t *testing.T) {
+	for _, c := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{1500 * time.Millisecond, "within the 2s target"},
+		{2 * time.Second, "within the 2s target"},
+		{2001 * time.Millisecond, "OVER the 2s target"},
+	} {
+		if got := withinTarget(c.d, FirstRoutedTarget); got != c.want {
+			t.Errorf("withinTarget(%s): expected %q, received %q", c.d, c.want, got)
+		}
+	}
+}
