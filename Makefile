@@ -21,17 +21,20 @@ compose := build/scripts/compose.sh
 PROTOC_VERSION := 3.21.12
 
 # Infrastructure binaries, each from its pinned wrapper module in build/tools/.
-TOOL_BINS := consul consul-template supervisord grpcurl grpc-health-probe protoc-gen-go-grpc docker-compose
+TOOL_BINS := consul consul-template supervisord grpcurl grpc-health-probe ghz protoc-gen-go-grpc docker-compose
 pkg_consul             := github.com/hashicorp/consul
 pkg_consul-template    := github.com/hashicorp/consul-template
 pkg_supervisord        := github.com/ochinchina/supervisord
 pkg_grpcurl            := github.com/fullstorydev/grpcurl/cmd/grpcurl
 pkg_grpc-health-probe  := github.com/grpc-ecosystem/grpc-health-probe
+pkg_ghz                := github.com/bojand/ghz/cmd/ghz
 pkg_protoc-gen-go-grpc := google.golang.org/grpc/cmd/protoc-gen-go-grpc
 pkg_docker-compose     := github.com/docker/compose/v2/cmd
-# Extra -ldflags per tool. Compose reports the version stamped here ("dev"
-# without it); it is read from the wrapper's go.mod when the binary is built.
+# Extra -ldflags per tool. Compose and ghz report the version stamped here
+# ("dev" without it); it is read from the wrapper's go.mod when the binary is
+# built.
 ldflags_docker-compose  = -X github.com/docker/compose/v2/internal.Version=$(shell cd $(TOOLS)/docker-compose && go list -m -f '{{.Version}}' github.com/docker/compose/v2)
+ldflags_ghz             = -X main.version=$(shell cd $(TOOLS)/ghz && go list -m -f '{{.Version}}' github.com/bojand/ghz)
 
 .PHONY: help
 help: # @HELP lists the targets
@@ -83,7 +86,7 @@ ps: # @HELP lists the deployment's containers and their health
 
 ##@ Development
 .PHONY: tools
-tools: $(addprefix $(BIN)/,$(TOOL_BINS)) # @HELP builds consul, consul-template, supervisord, grpcurl, grpc-health-probe, docker-compose into bin/
+tools: $(addprefix $(BIN)/,$(TOOL_BINS)) # @HELP builds consul, consul-template, supervisord, grpcurl, grpc-health-probe, ghz, docker-compose into bin/
 
 .PHONY: compose-plugin
 compose-plugin: $(BIN)/docker-compose # @HELP installs the pinned Compose v2 as the Docker CLI plugin, so `docker compose` runs it
