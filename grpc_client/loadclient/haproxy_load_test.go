@@ -168,3 +168,44 @@ func TestReloadUnderLoadThroughProductionHAProxyGhz(t *testing.T) {
 		t.Errorf("ghz made no successful call: %s", fmt.Sprint(r.Status))
 	}
 }
+
+// A replica that refuses connections costs no call: HAProxy retries the
+// connect on the other replica (retries, option redispatch).
+func TestDeadReplicaRetriedThroughProductionHAProxy(t *testing.T) {
+	h := testenv.StartProdHAProxy(t, []string{testenv.ClosedAddr(t), startReplicas(t, "a")[0]})
+	cfg := haproxyConfig(t, h.Addr)
+	cfg.Calls = 100
+	s, err := RunLoad(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.OK != 100 || s.ByReplica["a"] != 100 {
+		t.Errorf("100 calls with one refusing and one live replica: expected 100 OK on a, received %d OK, codes %v, by replica %v", s.OK, s.Codes, s.ByReplica)
+	}
+}
+
+// An old client (ghz, grpc-go v1.34.0) reads the no-replica answer too.
+// (It reads grpc-status on HAProxy's 503 as well: this test does not show
+// that haproxy.cfg's set-status 200 is needed for grpc-go.)
+func TestNoReplicaThroughProductionHAProxyGhz(t *testing.T) {
+	ghz := filepath.Join(testenv.RepoRoot(t), "bin", "ghz")
+	if _, err := os.Stat(ghz); err != nil {
+		t.Skipf("bin/ghz is missing: %v", err)
+	}
+	h := testenv.StartProdHAProxy(t, nil)
+	out, err := exec.Command(ghz, "--insecure", "--proto", filepath.Join(testenv.RepoRoot(t), "protos", "api.proto"),
+		"--call", "protos.Ping/SayHello", "-d", `{}`, "-n", "1", "-c", "1", "-O", "json", h.Addr).Output()
+	if err != nil {
+		t.Fatalf("ghz: %v\n%s", err, out)
+	}
+	var r struct {
+		Errors map[string]int `json:"errorDistribution"`
+	}
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("ghz output: %v\n%s", err, out)
+	}
+	const want = "rpc error: code = Unavailable desc = no healthy hello_server replica is available behind the load balancer"
+	if r.Errors[want] != 1 {
+		t.Errorf("ghz with no replica: expected 1 call failing with %q, received %v", want, r.Errors)
+	}
+}
