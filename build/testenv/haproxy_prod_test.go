@@ -2,7 +2,10 @@ package testenv
 
 import (
 	"fmt"
+	"io"
+	"net"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -236,5 +239,37 @@ func TestProdHAProxyServesItsUpstream(t *testing.T) {
 				t.Errorf("GET /upstream: expected %q, received %q (%v)", c.want, body, err)
 			}
 		})
+	}
+}
+
+// The Runtime API answers on haproxy.cfg's stats socket (level admin): it
+// lists the rendered servers, for operators and a later add/drain/remove
+// of servers without a reload.
+func TestProdHAProxyRuntimeAPI(t *testing.T) {
+	h := StartProdHAProxy(t, []string{"127.0.0.1:7001", "127.0.0.2:7002"})
+	conn, err := net.DialTimeout("unix", filepath.Join(h.Dir, "haproxy.sock"), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := conn.Write([]byte("show servers state hello_server\n")); err != nil {
+		t.Fatal(err)
+	}
+	out, err := io.ReadAll(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fields: be_id be_name srv_id srv_name srv_addr srv_op_state ... srv_port.
+	var got []string
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 18 && f[1] == "hello_server" {
+			got = append(got, f[3]+"="+f[4]+":"+f[18]+" op_state="+f[5])
+		}
+	}
+	want := []string{"replica-1=127.0.0.1:7001 op_state=2", "replica-2=127.0.0.2:7002 op_state=2"}
+	if !slices.Equal(got, want) {
+		t.Errorf("show servers state hello_server: expected %q (2: running), received %q\n%s", want, got, out)
 	}
 }
