@@ -214,3 +214,35 @@ func checkReloadLog(t *testing.T, stdout, stderr string, routed []string, bad []
 		t.Errorf("reload-nginx.sh stdout:\n  expected %q\n  received %q", wantOut, stdout)
 	}
 }
+
+// A render nginx -t rejects is replaced by the last good one; nginx keeps
+// serving it, and the script still exits 0. The template no longer renders
+// such a file from the catalog, so the test writes one: this is the safety
+// net should a future template or nginx.conf change produce one.
+func TestReloadNginxKeepsLastGoodConfig(t *testing.T) {
+	c := StartConsul(t)
+	c.RegisterHelloServer(t, Instance{Node: "node-a", ID: "hello-a", Address: "10.20.30.41", Port: 7001})
+	lb := StartProdLoadBalancer(t, c, ProdTemplate(t))
+	lb.Render(t)
+	lb.Reload(t)
+	good, err := os.ReadFile(lb.Upstream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(lb.Upstream, []byte("upstream hello_server {\n    server 10.20.30.41:7001 no-such-parameter;\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr := lb.Reload(t)
+	if stdout != "" || !strings.HasPrefix(stderr, "reload-nginx: nginx -t rejected the rendered "+lb.Upstream+"; keeping the last good config: ") {
+		t.Errorf("reload-nginx.sh with a bad render: stdout %q, stderr %q", stdout, stderr)
+	}
+	if now, _ := os.ReadFile(lb.Upstream); string(now) != string(good) {
+		t.Errorf("the bad render was not replaced by the last good one:\n%s", now)
+	}
+	if lb.Exited() {
+		t.Errorf("nginx exited")
+	}
+	if body, err := getUpstream(lb.HealthAddr); err != nil || body != "10.20.30.41:7001 \n" {
+		t.Errorf("GET /upstream: expected %q, received %q (%v)", "10.20.30.41:7001 \n", body, err)
+	}
+}
