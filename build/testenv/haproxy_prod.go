@@ -1,0 +1,246 @@
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// HAProxyBin is the HAProxy the bookworm-based images get (2.6).
+const HAProxyBin = "/usr/sbin/haproxy"
+
+// ProdHAProxy is HAProxy running the deployment's haproxy.cfg on loopback,
+// with load-balancer-haproxy.tpl rendered by the real consul-template from
+// a real Consul, in master-worker mode as in the container.
+type ProdHAProxy struct {
+	// Addr is the gRPC listener, :5000 in the deployment.
+	Addr string
+	// HealthAddr is the HTTP listener with /healthz and /upstream, :8080.
+	HealthAddr string
+	*Process
+	Consul *Consul
+	// Dir holds haproxy.cfg (Conf), the rendered servers (Upstream), the
+	// pid file, the Runtime API socket and reload-haproxy.sh's last good copy.
+	Dir, Conf, Upstream string
+	// Template is the load-balancer-haproxy.tpl consul-template renders.
+	Template string
+}
+
+// ProdHAProxyTemplate is the deployment's load-balancer-haproxy.tpl.
+func ProdHAProxyTemplate(t testing.TB) string {
+	t.Helper()
+	return filepath.Join(RepoRoot(t), "build", "config", "consul-template", "load-balancer-haproxy.tpl")
+}
+
+// HostHAProxyTemplate is load-balancer-haproxy.tpl with the one line
+// HostTemplate changes for nginx's: 127.x.x.x may be routed on this host.
+func HostHAProxyTemplate(t testing.TB) string {
+	t.Helper()
+	raw, err := os.ReadFile(ProdHAProxyTemplate(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(raw, []byte(refusedInContainer)) {
+		t.Fatalf("load-balancer-haproxy.tpl no longer contains %q: update HostHAProxyTemplate", refusedInContainer)
+	}
+	path := filepath.Join(t.TempDir(), "load-balancer-haproxy.tpl")
+	if err := os.WriteFile(path, bytes.ReplaceAll(raw, []byte(refusedInContainer), []byte(refusedOnHost)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// StartProdHAProxy is StartProdNginx for HAProxy: upstreamAddrs are
+// registered as passing hello_server instances in a Consul agent of its own,
+// the host's load-balancer-haproxy.tpl is rendered from it, and HAProxy
+// runs the deployment's haproxy.cfg on free loopback ports.
+func StartProdHAProxy(t testing.TB, upstreamAddrs []string) *ProdHAProxy {
+	t.Helper()
+	c := StartConsul(t)
+	for i, a := range upstreamAddrs {
+		host, port, err := net.SplitHostPort(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := strconv.Atoi(port)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.RegisterHelloServer(t, Instance{
+			Node: fmt.Sprintf("replica-%03d", i), ID: fmt.Sprintf("hello_server-%03d", i),
+			Address: host, Port: p, Check: "passing",
+		})
+	}
+	h := StartProdHAProxyLB(t, c, HostHAProxyTemplate(t))
+	raw, err := os.ReadFile(h.Upstream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, a := range upstreamAddrs {
+		if !strings.Contains(string(raw), fmt.Sprintf("    server replica-%d %s\n", i+1, a)) {
+			t.Fatalf("load-balancer-haproxy.tpl does not route %s (StartProdHAProxy takes IPv4 host:port addresses); rendered:\n%s", a, raw)
+		}
+	}
+	return h
+}
+
+// StartProdHAProxyLB renders template from c with the real consul-template,
+// then starts HAProxy on it; Render and Reload then follow the catalog.
+func StartProdHAProxyLB(t testing.TB, c *Consul, template string) *ProdHAProxy {
+	t.Helper()
+	if _, err := os.Stat(HAProxyBin); err != nil {
+		t.Fatalf("haproxy is missing (apt-get install haproxy): %v", err)
+	}
+	dir := t.TempDir()
+	h := &ProdHAProxy{
+		Addr:       net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(t))),
+		HealthAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(t))),
+		Consul:     c,
+		Dir:        dir,
+		Conf:       filepath.Join(dir, "haproxy.cfg"),
+		Upstream:   filepath.Join(dir, "load-balancer.cfg"),
+		Template:   template,
+	}
+	h.Render(t)
+	if err := os.WriteFile(h.Conf, []byte(prodHAProxyConfig(t, dir, h.Addr, h.HealthAddr)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.CheckConfig(); err != nil {
+		raw, _ := os.ReadFile(h.Upstream)
+		t.Fatalf("haproxy -c rejects the servers consul-template rendered from %s: %v\nrendered:\n%s", template, err, raw)
+	}
+	// -db: in the foreground, as supervisord runs it; master-worker is in
+	// haproxy.cfg's global section.
+	p := Start(t, nil, HAProxyBin, "-db", "-f", h.Conf, "-f", h.Upstream)
+	// Registered after Start's cleanup, so it runs first: SIGTERM ends the
+	// master and its workers.
+	t.Cleanup(func() {
+		if p.Exited() {
+			return
+		}
+		_ = p.Cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(10 * time.Second):
+			t.Errorf("haproxy did not stop within 10s of SIGTERM; output:\n%s", p.Output())
+		}
+	})
+	h.Process = p
+	for _, addr := range []string{h.Addr, h.HealthAddr} {
+		Eventually(t, 10*time.Second, "haproxy accepts connections on "+addr, func() error {
+			if p.Exited() {
+				t.Fatalf("haproxy exited with %v before accepting connections; output:\n%s", p.err, p.Output())
+			}
+			return dialOnce(addr)
+		})
+	}
+	return h
+}
+
+// prodHAProxyConfig rewrites the deployment's haproxy.cfg for this host.
+// Each rewrite must match: a changed haproxy.cfg fails here instead of
+// leaving a container path in place.
+func prodHAProxyConfig(t testing.TB, dir, addr, healthAddr string) string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(RepoRoot(t), "build", "config", "haproxy", "haproxy.cfg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := string(raw)
+	for _, r := range []struct{ old, new string }{
+		{"/tmp/haproxy/", dir + "/"},
+		{"bind :5000 proto h2\n", "bind " + addr + " proto h2\n"},
+		{"bind :8080\n", "bind " + healthAddr + "\n"},
+	} {
+		if !strings.Contains(conf, r.old) {
+			t.Fatalf("build/config/haproxy/haproxy.cfg no longer contains %q: update prodHAProxyConfig", r.old)
+		}
+		conf = strings.ReplaceAll(conf, r.old, r.new)
+	}
+	return conf
+}
+
+// Render runs bin/consul-template -once against the agent, as the
+// container's consul-template does on every change, and returns the
+// rendered servers.
+func (h *ProdHAProxy) Render(t testing.TB) string {
+	t.Helper()
+	return renderOnce(t, h.Consul, h.Template, h.Upstream)
+}
+
+// renderOnce renders template into dest with bin/consul-template -once.
+func renderOnce(t testing.TB, c *Consul, template, dest string) string {
+	t.Helper()
+	bin := Tool(t, "consul-template")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "-once", "-log-level", "warn",
+		"-consul-addr", c.HTTPAddr, "-template", template+":"+dest)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("consul-template -once rendering %s: %v\n%s", template, err, out)
+	}
+	raw, err := os.ReadFile(dest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(raw)
+}
+
+// CheckConfig runs `haproxy -c` on both files and returns nil if HAProxy
+// accepts them, else its complaint.
+func (h *ProdHAProxy) CheckConfig() error {
+	out, err := exec.Command(HAProxyBin, "-c", "-q", "-f", h.Conf, "-f", h.Upstream).CombinedOutput()
+	if err != nil {
+		return errors.New("haproxy -c: " + err.Error() + ": " + strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// Reload runs build/config/consul-template/reload-haproxy.sh with the
+// container's paths replaced by the test's, and returns what it printed on
+// stdout and stderr. The script always exits 0; any other exit fails the test.
+func (h *ProdHAProxy) Reload(t testing.TB) (stdout, stderr string) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(RepoRoot(t), "build", "config", "consul-template", "reload-haproxy.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := string(raw)
+	for _, r := range []struct{ old, new string }{
+		{"conf=/etc/haproxy/haproxy.cfg\n", "conf=" + h.Conf + "\n"},
+		{"live=/etc/haproxy/load-balancer.cfg\n", "live=" + h.Upstream + "\n"},
+		{"good=/tmp/haproxy/load-balancer.cfg.last-good\n", "good=" + filepath.Join(h.Dir, "load-balancer.cfg.last-good") + "\n"},
+		{"pidfile=/tmp/haproxy/haproxy.pid\n", "pidfile=" + filepath.Join(h.Dir, "haproxy.pid") + "\n"},
+		{"$(haproxy -c ", "$(" + HAProxyBin + " -c "},
+	} {
+		if !strings.Contains(script, r.old) {
+			t.Fatalf("build/config/consul-template/reload-haproxy.sh no longer contains %q: update ProdHAProxy.Reload", r.old)
+		}
+		script = strings.ReplaceAll(script, r.old, r.new)
+	}
+	path := filepath.Join(h.Dir, "reload-haproxy.sh")
+	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "/bin/sh", path)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("reload-haproxy.sh: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
+	}
+	return out.String(), errOut.String()
+}
