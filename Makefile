@@ -128,18 +128,19 @@ check: protoc-packages # @HELP gofmt, go vet (also of the e2e suite), tidy go.mo
 
 # Host packages the targets install themselves (as root with apt-get), or
 # name with the command that installs them.
-.PHONY: protoc-packages nginx-packages compose-v1-package
+.PHONY: protoc-packages proxy-packages compose-v1-package
 protoc-packages:
 	@build/scripts/host-packages.sh "the generated-code check (protoc, and the well-known types echo.proto imports)" \
 	  protoc=protobuf-compiler /usr/include/google/protobuf/duration.proto=libprotobuf-dev
-nginx-packages:
-	@build/scripts/host-packages.sh "the integration tests, which run a real nginx" nginx=nginx-light
+proxy-packages:
+	@build/scripts/host-packages.sh "the integration tests, which run a real nginx and a real HAProxy" \
+	  nginx=nginx-light /usr/sbin/haproxy=haproxy
 
 ##@ Tests
 # E2E=skip runs everything but the end-to-end suite, and says so last.
 E2E ?= run
 .PHONY: test
-test: e2e-setting tools check nginx-packages # @HELP runs every test: unit, integration (real Consul, nginx, gRPC) and the end-to-end suite (E2E=skip leaves it out)
+test: e2e-setting tools check proxy-packages # @HELP runs every test: unit, integration (real Consul, nginx, gRPC) and the end-to-end suite (E2E=skip leaves it out)
 	go test -count=1 -timeout 10m ./...
 	@if [[ "$(E2E)" == skip ]]; then \
 	  echo "make test: unit and integration tests passed; the end-to-end suite did NOT run (E2E=skip)"; \

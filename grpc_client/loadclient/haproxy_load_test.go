@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -129,10 +128,7 @@ func firstFailures(s Summary, n int) []Failure {
 // that: it fails on any other failure, and logs the count. ghz's own
 // end-of-run cancellation ("the client connection is closing") is not a loss.
 func TestReloadUnderLoadThroughProductionHAProxyGhz(t *testing.T) {
-	ghz := filepath.Join(testenv.RepoRoot(t), "bin", "ghz")
-	if _, err := os.Stat(ghz); err != nil {
-		t.Skipf("bin/ghz is missing (make tools builds it once build/tools/ghz is merged): %v", err)
-	}
+	ghz := testenv.Tool(t, "ghz")
 	addrs := startReplicas(t, "a", "b", "c")
 	h := testenv.StartProdHAProxy(t, addrs[:2])
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
@@ -191,10 +187,7 @@ func TestDeadReplicaRetriedThroughProductionHAProxy(t *testing.T) {
 // (It reads grpc-status on HAProxy's 503 as well: this test does not show
 // that haproxy.cfg's set-status 200 is needed for grpc-go.)
 func TestNoReplicaThroughProductionHAProxyGhz(t *testing.T) {
-	ghz := filepath.Join(testenv.RepoRoot(t), "bin", "ghz")
-	if _, err := os.Stat(ghz); err != nil {
-		t.Skipf("bin/ghz is missing: %v", err)
-	}
+	ghz := testenv.Tool(t, "ghz")
 	h := testenv.StartProdHAProxy(t, nil)
 	out, err := exec.Command(ghz, "--insecure", "--proto", filepath.Join(testenv.RepoRoot(t), "protos", "api.proto"),
 		"--call", "protos.Ping/SayHello", "-d", `{}`, "-n", "1", "-c", "1", "-O", "json", h.Addr).Output()
