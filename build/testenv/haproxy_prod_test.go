@@ -273,3 +273,42 @@ func TestProdHAProxyRuntimeAPI(t *testing.T) {
 		t.Errorf("show servers state hello_server: expected %q (2: running), received %q\n%s", want, got, out)
 	}
 }
+
+// Reloads one right after another all take effect: the master re-executes
+// itself on each, and a reload signal that reaches it before it is back
+// would be lost (a clean-clone CI run lost one a second after another).
+// reload-haproxy.sh returns only once the new worker exists. The configs
+// are rendered first, then loaded and reloaded as fast as the script
+// allows; the last one must be the one serving.
+func TestHAProxyBackToBackReloadsAllTakeEffect(t *testing.T) {
+	c := StartConsul(t)
+	h := StartProdHAProxyLB(t, c, ProdHAProxyTemplate(t))
+	var renders []string
+	var want []string
+	for i := 1; i <= 5; i++ {
+		addr := fmt.Sprintf("10.20.30.%d:7001", 40+i)
+		c.RegisterHelloServer(t, Instance{Node: fmt.Sprintf("node-%d", i), ID: fmt.Sprintf("hello-%d", i), Address: strings.TrimSuffix(addr, ":7001"), Port: 7001})
+		want = append(want, addr)
+		renders = append(renders, h.Render(t))
+	}
+	for i, render := range renders {
+		if err := os.WriteFile(h.Upstream, []byte(render), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		stdout, stderr := h.Reload(t)
+		if prefix := fmt.Sprintf("reload-haproxy: reloaded haproxy with %d hello_server replica(s)", i+1); !strings.HasPrefix(stdout, prefix) || stderr != "" {
+			t.Fatalf("reload %d: expected stdout starting %q and no stderr, received %q, %q", i+1, prefix, stdout, stderr)
+		}
+	}
+	body := strings.Join(want, " ") + " \n"
+	Eventually(t, 10*time.Second, "HAProxy's /upstream lists all five instances after the last reload", func() error {
+		got, err := getUpstream(h.HealthAddr)
+		if err != nil {
+			return err
+		}
+		if got != body {
+			return fmt.Errorf("expected %q, received %q", body, got)
+		}
+		return nil
+	})
+}
