@@ -46,9 +46,19 @@ images: # @HELP builds the images (makes local base images when no registry answ
 	build/scripts/build-images.sh
 
 .PHONY: up
-up: images secrets # @HELP builds the images, makes the secrets (first run), starts the deployment and waits until it is healthy
+up: lb-engine-setting images secrets # @HELP builds the images, makes the secrets (first run), starts the deployment and waits until it is healthy (LB_ENGINE=haproxy make up: HAProxy instead of nginx)
 	@$(compose) up -d --remove-orphans
 	build/scripts/wait-healthy.sh 180
+
+# The load balancer's engine, LB_ENGINE: nginx (compose's default) or
+# haproxy; unset or empty is nginx. Compose reads it from the environment,
+# else from .env; make does not set it, so a value in .env is not
+# overridden. A value in the
+# environment is checked before anything is built (the load-balancer
+# container refuses a wrong one too, but only after the build).
+.PHONY: lb-engine-setting
+lb-engine-setting:
+	@[[ -z "$${LB_ENGINE:-}" || "$${LB_ENGINE}" == nginx || "$${LB_ENGINE}" == haproxy ]] || { echo "make: LB_ENGINE=\"$${LB_ENGINE}\" is invalid: accepted is nginx (the default) or haproxy"; exit 2; }
 
 # The gossip key, the CA and certificates and the ACL tokens, in .secrets/:
 # made once, reused by every later make up (made with grpc-lb/base).
@@ -133,8 +143,8 @@ protoc-packages:
 	@build/scripts/host-packages.sh "the generated-code check (protoc, and the well-known types echo.proto imports)" \
 	  protoc=protobuf-compiler /usr/include/google/protobuf/duration.proto=libprotobuf-dev
 proxy-packages:
-	@build/scripts/host-packages.sh "the integration tests, which run a real nginx and a real HAProxy" \
-	  nginx=nginx-light /usr/sbin/haproxy=haproxy
+	@build/scripts/host-packages.sh "the integration tests, which run a real nginx and a real HAProxy (and socat, for HAProxy's Runtime API)" \
+	  nginx=nginx-light /usr/sbin/haproxy=haproxy socat=socat
 
 ##@ Tests
 # E2E=skip runs everything but the end-to-end suite, and says so last.

@@ -10,11 +10,23 @@ import (
 	"github.com/grpc-lb/nginx-consul/grpc_client/stats"
 )
 
-// Path is one way calls reach a replica.
+// Engines are the load balancer's engines (LB_ENGINE), nginx the default.
+var Engines = []string{"nginx", "haproxy"}
+
+// Concurrencies are the calls in flight every throughput path is measured
+// at: 50, and 200, where nginx needs more upstream connections than a small
+// keepalive pool holds.
+var Concurrencies = []int{50, 200}
+
+// Path is one way calls reach the replicas, at one concurrency.
 type Path struct {
 	Name string
-	Runs []loadclient.Summary
-	CPU  []CPUPerCall // one per run
+	// Engine is "" for the direct path.
+	Engine      string
+	Replicas    int
+	Concurrency int
+	Runs        []loadclient.Summary
+	CPU         []CPUPerCall // one per run
 }
 
 // Bench holds every measurement of one run.
@@ -23,12 +35,25 @@ type Bench struct {
 	Rounds   int
 	Duration time.Duration
 	ScaleUps int
+	// Ghz is bin/ghz, for the failed calls per reload of a client that does
+	// not retry transparently; LBAddr is the load balancer's published
+	// address on this host, which it calls.
+	Ghz, LBAddr string
 
-	Paths        []*Path         // direct, LB -> 1, LB -> 3
-	FirstRouted  []time.Duration // server listening -> first routed call, per scale-up
-	RoutingSteps []RoutingSteps  // the same scale-ups, step by step
+	// engine is the LB_ENGINE, and flowControl the replicas'
+	// GRPC_SERVER_FLOW_CONTROL, every compose command runs with.
+	engine, flowControl string
+
+	Paths []*Path // direct, then each engine -> 1 and -> 3, at each concurrency
+	// NginxBefore is nginx -> 3 replicas with the settings before issue
+	// #10 (replicas with dynamic flow control, keepalive 64), measured in
+	// the same rounds as the matching Paths.
+	NginxBefore  []*Path
+	FirstRouted  map[string][]time.Duration // per engine: server listening -> first routed call, per scale-up
+	RoutingSteps map[string][]RoutingSteps  // the same scale-ups, step by step
 	ScaleLoad    loadclient.Summary
 	ScaleEvents  []ScaleEvent // when each scale command started, for the plot
+	GhzScale     map[string]GhzScale
 	Memory       []ContainerMemory
 	ImageSizes   map[string]int64
 	Started      time.Time
@@ -47,8 +72,9 @@ func logf(format string, args ...any) {
 // Run brings the deployment up, measures, and takes it down unless keep.
 func (b *Bench) Run(keep bool) error {
 	b.Started = time.Now()
+	b.engine, b.flowControl = "nginx", "static"
 	logf("make up")
-	if out, err := run("make", "up"); err != nil {
+	if out, err := runEnv([]string{"LB_ENGINE=nginx", "GRPC_SERVER_FLOW_CONTROL=static"}, "make", "up"); err != nil {
 		return fmt.Errorf("make up: %v\n%s", err, out)
 	}
 	if !keep {
@@ -62,9 +88,10 @@ func (b *Bench) Run(keep bool) error {
 		f    func() error
 	}{
 		{"idle memory and image sizes", b.measureMemory},
-		{"throughput: direct, LB -> 1, LB -> 3", b.measurePaths},
-		{"time from listening to first routed call", b.measureFirstRouted},
-		{"failed calls while scaling 2 -> 5 -> 2 under load", b.measureScaleLoad},
+		{"throughput: direct, nginx and HAProxy -> 1 and -> 3, at 50 and 200 in flight; nginx before issue #10", b.measurePaths},
+		{"time from listening to first routed call, per engine", b.measureFirstRouted},
+		{"failed calls while scaling 2 -> 5 -> 2 under load (grpc_client, nginx)", b.measureScaleLoad},
+		{"failed calls per reload while scaling 2 -> 5 -> 2 -> 5 under ghz, per engine", b.measureGhzScale},
 	}
 	for _, s := range steps {
 		logf("%s", s.name)
@@ -72,16 +99,44 @@ func (b *Bench) Run(keep bool) error {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
 	}
-	return nil
+	return b.useEngine("nginx", 1)
 }
 
-// measurePaths interleaves the three paths in every round, so a noisy
-// moment on the shared machine hits all of them alike.
+// measurePaths interleaves every path in every round, so a noisy moment on
+// the shared machine hits all of them alike. The engines take turns going
+// first.
 func (b *Bench) measurePaths() error {
-	direct, lb1, lb3 := &Path{Name: "client -> replica (direct)"}, &Path{Name: "client -> nginx -> 1 replica"}, &Path{Name: "client -> nginx -> 3 replicas"}
-	b.Paths = []*Path{direct, lb1, lb3}
-	load := []string{fmt.Sprintf("-duration=%s", b.Duration), "-c=50", "-connections=4"}
+	path := func(name, engine string, replicas, c int) *Path {
+		p := &Path{Name: name, Engine: engine, Replicas: replicas, Concurrency: c}
+		b.Paths = append(b.Paths, p)
+		return p
+	}
+	direct := map[int]*Path{}
+	lb := map[string]map[int]*Path{}
+	before := map[int]*Path{}
+	for _, c := range Concurrencies {
+		direct[c] = path("client -> replica (direct)", "", 1, c)
+	}
+	for _, e := range Engines {
+		for _, n := range []int{1, 3} {
+			for _, c := range Concurrencies {
+				key := fmt.Sprintf("%s/%d", e, n)
+				if lb[key] == nil {
+					lb[key] = map[int]*Path{}
+				}
+				lb[key][c] = path(fmt.Sprintf("client -> %s -> %d replica(s)", e, n), e, n, c)
+			}
+		}
+	}
+	for _, c := range Concurrencies {
+		before[c] = &Path{Name: "client -> nginx -> 3 replicas, before #10 (dynamic flow control, keepalive 64)", Engine: "nginx", Replicas: 3, Concurrency: c}
+		b.NginxBefore = append(b.NginxBefore, before[c])
+	}
 	for round := 1; round <= b.Rounds; round++ {
+		order := Engines
+		if round%2 == 0 {
+			order = []string{Engines[1], Engines[0]}
+		}
 		if err := b.scale(1); err != nil {
 			return err
 		}
@@ -89,28 +144,69 @@ func (b *Bench) measurePaths() error {
 		if err != nil || len(ips) != 1 {
 			return fmt.Errorf("replica addresses %v: %v", ips, err)
 		}
-		if err := b.measureRun(round, direct, ips[0], 7777, load); err != nil {
-			return err
+		for _, c := range Concurrencies {
+			if err := b.measureRun(round, direct[c], ips[0], 7777); err != nil {
+				return err
+			}
 		}
-		if err := b.measureRun(round, lb1, "load-balancer", 5000, load); err != nil {
-			return err
+		for _, e := range order {
+			if err := b.useEngine(e, 1); err != nil {
+				return err
+			}
+			for _, c := range Concurrencies {
+				if err := b.measureRun(round, lb[e+"/1"][c], "load-balancer", 5000); err != nil {
+					return err
+				}
+			}
 		}
-		if err := b.scale(3); err != nil {
-			return err
+		// At 3 replicas in the opposite order: the engine in use stays.
+		for i := len(order) - 1; i >= 0; i-- {
+			e := order[i]
+			if err := b.useEngine(e, 3); err != nil {
+				return err
+			}
+			for _, c := range Concurrencies {
+				if err := b.measureRun(round, lb[e+"/3"][c], "load-balancer", 5000); err != nil {
+					return err
+				}
+			}
+			if e == "nginx" {
+				if err := b.measureNginxBefore(round, before); err != nil {
+					return err
+				}
+			}
 		}
-		if err := waitRouted(3); err != nil {
-			return err
-		}
-		if err := b.measureRun(round, lb3, "load-balancer", 5000, load); err != nil {
+	}
+	return b.useEngine("nginx", 1)
+}
+
+// measureNginxBefore measures nginx -> 3 replicas with the settings before
+// issue #10: the replicas recreated with -flow-control=dynamic, and the
+// rendered upstream's keepalive set back to 64 (then nginx reloaded). It
+// restores today's settings afterwards. consul-template would undo the
+// keepalive on a render, so the file is checked again after the runs.
+func (b *Bench) measureNginxBefore(round int, before map[int]*Path) error {
+	if err := b.setFlowControl("dynamic", 3); err != nil {
+		return err
+	}
+	if err := b.setNginxKeepalive(64); err != nil {
+		return err
+	}
+	for _, c := range Concurrencies {
+		if err := b.measureRun(round, before[c], "load-balancer", 5000); err != nil {
 			return err
 		}
 	}
-	return b.scale(1)
+	if err := b.requireNginxKeepalive(64); err != nil {
+		return fmt.Errorf("the runs of the settings before #10 are void: %w", err)
+	}
+	return b.setFlowControl("static", 3)
 }
 
-// measureRun runs the load generator against host:port once and records the
-// summary and where the CPU time went.
-func (b *Bench) measureRun(round int, path *Path, host string, port int, load []string) error {
+// measureRun runs the load generator against host:port once, at the path's
+// concurrency over 4 connections, and records the summary and where the
+// CPU time went.
+func (b *Bench) measureRun(round int, path *Path, host string, port int) error {
 	lb, err := b.serviceIDs("load-balancer")
 	if err != nil || len(lb) != 1 {
 		return fmt.Errorf("load-balancer container %v: %v", lb, err)
@@ -119,11 +215,14 @@ func (b *Bench) measureRun(round int, path *Path, host string, port int, load []
 	if err != nil {
 		return err
 	}
+	if len(replicas) != path.Replicas {
+		return fmt.Errorf("%s: %d replicas running, expected %d", path.Name, len(replicas), path.Replicas)
+	}
 	before, err := takeCPUSnapshot(lb[0], replicas)
 	if err != nil {
 		return err
 	}
-	s, err := clientRun(host, port, load...)
+	s, err := clientRun(host, port, fmt.Sprintf("-duration=%s", b.Duration), fmt.Sprintf("-c=%d", path.Concurrency), "-connections=4")
 	if err != nil {
 		return err
 	}
@@ -132,8 +231,8 @@ func (b *Bench) measureRun(round int, path *Path, host string, port int, load []
 		return err
 	}
 	cpu := perCall(before, after, s.CPUSeconds, s.Calls)
-	logf("round %d %s: %.0f calls/s, p50 %.2f ms, p99 %.2f ms, failed %d; CPU per call: client %s, LB %s, replicas %s, machine %s",
-		round, path.Name, s.CallsPerSecond, s.P50Ms, s.P99Ms, s.Failed, cpu.Client, cpu.LB, cpu.Replicas, cpu.Machine)
+	logf("round %d %s, %d in flight: %.0f calls/s, p50 %.2f ms, p99 %.2f ms, failed %d; CPU per call: client %s, LB %s, replicas %s, machine %s",
+		round, path.Name, path.Concurrency, s.CallsPerSecond, s.P50Ms, s.P99Ms, s.Failed, cpu.Client, cpu.LB, cpu.Replicas, cpu.Machine)
 	path.Runs = append(path.Runs, s)
 	path.CPU = append(path.CPU, cpu)
 	return nil
@@ -141,7 +240,7 @@ func (b *Bench) measureRun(round int, path *Path, host string, port int, load []
 
 // waitRouted waits until calls through the LB reach n replicas.
 func waitRouted(n int) error {
-	return testenv.Poll(30*time.Second, 250*time.Millisecond, func() error {
+	return testenv.Poll(60*time.Second, 250*time.Millisecond, func() error {
 		s, err := clientRun("load-balancer", 5000, "-n=200", "-c=8")
 		if err == nil && len(s.ByReplica) == n && s.Failed == 0 {
 			return nil

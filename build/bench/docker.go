@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"time"
@@ -16,8 +17,14 @@ import (
 const network = "grpclb_default"
 
 func run(name string, args ...string) (string, error) {
+	return runEnv(nil, name, args...)
+}
+
+// runEnv runs a command with env added to the bench's environment.
+func runEnv(env []string, name string, args ...string) (string, error) {
 	var out bytes.Buffer
 	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	if err != nil {
@@ -26,8 +33,96 @@ func run(name string, args ...string) (string, error) {
 	return out.String(), nil
 }
 
+// compose runs Compose with the engine and the replicas' flow control the
+// bench has set, so no command undoes them.
 func (b *Bench) compose(args ...string) (string, error) {
-	return run(b.Compose[0], append(b.Compose[1:], args...)...)
+	env := []string{"LB_ENGINE=" + b.engine, "GRPC_SERVER_FLOW_CONTROL=" + cmpString(b.flowControl, "static")}
+	return runEnv(env, b.Compose[0], append(b.Compose[1:], args...)...)
+}
+
+func cmpString(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// useEngine runs the load balancer with engine (LB_ENGINE; compose
+// recreates the container when it changes) and n replicas, and waits until
+// calls through it reach all of them.
+func (b *Bench) useEngine(engine string, n int) error {
+	if engine != b.engine {
+		logf("switching the load balancer to %s", engine)
+		b.engine = engine
+		if _, err := b.compose("up", "-d", "--scale", fmt.Sprintf("hello_server=%d", n)); err != nil {
+			return err
+		}
+		if _, err := run("build/scripts/wait-healthy.sh", "180"); err != nil {
+			return err
+		}
+	} else if err := b.scale(n); err != nil {
+		return err
+	}
+	return waitRouted(n)
+}
+
+// setFlowControl recreates the n replicas with grpc_server's -flow-control
+// (GRPC_SERVER_FLOW_CONTROL) and waits until they are routed.
+func (b *Bench) setFlowControl(mode string, n int) error {
+	if cmpString(b.flowControl, "static") == mode {
+		return nil
+	}
+	logf("recreating the replicas with -flow-control=%s", mode)
+	b.flowControl = mode
+	if _, err := b.compose("up", "-d", "--scale", fmt.Sprintf("hello_server=%d", n)); err != nil {
+		return err
+	}
+	if _, err := run("build/scripts/wait-healthy.sh", "180"); err != nil {
+		return err
+	}
+	return waitRouted(n)
+}
+
+// nginxConf is the upstream consul-template renders for nginx.
+const nginxConf = "/etc/nginx/conf.d/load-balancer.conf"
+
+// setNginxKeepalive rewrites the rendered upstream's keepalive and reloads
+// nginx, then waits until no old worker is left.
+func (b *Bench) setNginxKeepalive(n int) error {
+	lb, err := b.serviceIDs("load-balancer")
+	if err != nil || len(lb) != 1 {
+		return fmt.Errorf("load-balancer container %v: %v", lb, err)
+	}
+	script := fmt.Sprintf(`sed -i 's/^\( *keepalive\) [0-9]*;/\1 %d;/' %s && nginx -q -t && nginx -e stderr -s reload`, n, nginxConf)
+	if _, err := run("docker", "exec", "-u", "app", lb[0], "sh", "-c", script); err != nil {
+		return err
+	}
+	if err := b.requireNginxKeepalive(n); err != nil {
+		return err
+	}
+	return testenv.Poll(30*time.Second, 100*time.Millisecond, func() error {
+		out, err := run("docker", "exec", lb[0], "sh", "-c", `cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\0' ' '`)
+		if err != nil {
+			return err
+		}
+		if strings.Contains(out, "is shutting down") {
+			return fmt.Errorf("an nginx worker from before the reload is still running")
+		}
+		return nil
+	})
+}
+
+// requireNginxKeepalive checks the rendered upstream's keepalive.
+func (b *Bench) requireNginxKeepalive(n int) error {
+	lb, err := b.serviceIDs("load-balancer")
+	if err != nil || len(lb) != 1 {
+		return fmt.Errorf("load-balancer container %v: %v", lb, err)
+	}
+	out, err := run("docker", "exec", lb[0], "grep", "-c", fmt.Sprintf("^ *keepalive %d;", n), nginxConf)
+	if err != nil || strings.TrimSpace(out) != "1" {
+		return fmt.Errorf("%s does not hold keepalive %d (grep: %q, %v)", nginxConf, n, strings.TrimSpace(out), err)
+	}
+	return nil
 }
 
 // scale sets the number of replicas and waits until they are healthy.

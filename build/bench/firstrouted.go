@@ -7,12 +7,25 @@ import (
 )
 
 // measureFirstRouted scales 1 -> 2 and back ScaleUps times under a light
-// load, and times each new replica from its server's "serving on" log line
-// to the first call it answered through the load balancer.
+// load with each engine, and times each new replica from its server's
+// "serving on" log line to the first call it answered through the load
+// balancer.
 func (b *Bench) measureFirstRouted() error {
-	if err := b.scale(1); err != nil {
-		return err
+	b.FirstRouted = map[string][]time.Duration{}
+	b.RoutingSteps = map[string][]RoutingSteps{}
+	for _, e := range Engines {
+		if err := b.useEngine(e, 1); err != nil {
+			return err
+		}
+		if err := b.measureFirstRoutedNow(); err != nil {
+			return fmt.Errorf("%s: %w", e, err)
+		}
 	}
+	return nil
+}
+
+// measureFirstRoutedNow is measureFirstRouted with the engine in use.
+func (b *Bench) measureFirstRoutedNow() error {
 	for i := 1; i <= b.ScaleUps; i++ {
 		before, err := b.replicaIDs()
 		if err != nil {
@@ -53,14 +66,14 @@ func (b *Bench) measureFirstRouted() error {
 			return fmt.Errorf("new replica %s got no call within 10 s of being healthy (replicas %v)", host, s.ByReplica)
 		}
 		d := time.UnixMilli(first).Sub(listening)
-		b.FirstRouted = append(b.FirstRouted, d)
+		b.FirstRouted[b.engine] = append(b.FirstRouted[b.engine], d)
 		steps, err := b.routingSteps(newID, listening)
 		if err != nil {
 			return err
 		}
 		steps.FirstCall = d
-		b.RoutingSteps = append(b.RoutingSteps, steps)
-		logf("scale-up %d: %s listening -> registered %s, LB reloaded %s, first routed call %s", i, host,
+		b.RoutingSteps[b.engine] = append(b.RoutingSteps[b.engine], steps)
+		logf("%s scale-up %d: %s listening -> registered %s, LB reloaded %s, first routed call %s", b.engine, i, host,
 			steps.Registered.Round(time.Millisecond), steps.LBReloaded.Round(time.Millisecond), d.Round(time.Millisecond))
 		// Scale down the way users do: compose stops a replica gracefully.
 		if err := b.scale(1); err != nil {
@@ -71,7 +84,7 @@ func (b *Bench) measureFirstRouted() error {
 }
 
 // RoutingSteps splits one scale-up's time from "serving on": when the
-// registrar registered the replica, when nginx reloaded with it, and when it
+// registrar registered the replica, when the engine reloaded with it, and when it
 // answered its first call through the LB.
 type RoutingSteps struct {
 	Registered, LBReloaded, FirstCall time.Duration
@@ -97,7 +110,7 @@ func (b *Bench) routingSteps(replica string, listening time.Time) (RoutingSteps,
 	if err != nil {
 		return steps, err
 	}
-	reloaded, err := firstStamp(lbLogs, "reload-nginx: ", "reloaded nginx with 2 hello_server", listening)
+	reloaded, err := firstStamp(lbLogs, routedLog(b.engine), " 2 hello_server replica(s)", listening)
 	if err != nil {
 		return steps, fmt.Errorf("load balancer: %w", err)
 	}

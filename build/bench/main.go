@@ -19,7 +19,7 @@ func main() {
 	out := flag.String("out", "build/bench", "directory for results.md and scale-event.png")
 	rounds := flag.Int("rounds", 3, "interleaved rounds of the three throughput paths")
 	duration := flag.Duration("duration", 8*time.Second, "length of each throughput run")
-	scaleUps := flag.Int("scale-ups", 10, "scale-ups timed for the time to first routed call")
+	scaleUps := flag.Int("scale-ups", 10, "scale-ups timed for the time to first routed call, per engine")
 	keep := flag.Bool("keep", false, "leave the deployment running afterwards")
 	flag.StringVar(&clientCPUs, "client-cpus", "1", "CPUs the load generator may use in the throughput runs (docker run --cpus; empty: no limit)")
 	flag.Parse()
@@ -33,7 +33,12 @@ func main() {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		os.Exit(1)
 	}
-	b := &Bench{Compose: c.Args, Rounds: *rounds, Duration: *duration, ScaleUps: *scaleUps}
+	port := os.Getenv("LB_PORT")
+	if port == "" {
+		port = "5000"
+	}
+	b := &Bench{Compose: c.Args, Rounds: *rounds, Duration: *duration, ScaleUps: *scaleUps,
+		Ghz: filepath.Join("bin", "ghz"), LBAddr: "127.0.0.1:" + port}
 	if err := b.Run(*keep); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		os.Exit(1)

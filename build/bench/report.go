@@ -11,7 +11,7 @@ import (
 	"github.com/grpc-lb/nginx-consul/grpc_client/stats"
 )
 
-// Markdown renders the results table.
+// Markdown renders the results tables.
 func (b *Bench) Markdown() string {
 	var w strings.Builder
 	fmt.Fprintf(&w, "# Benchmark results\n\n")
@@ -19,44 +19,71 @@ func (b *Bench) Markdown() string {
 	if cpus == "" {
 		cpus = "no limit"
 	}
-	fmt.Fprintf(&w, "Measured %s on %d cores by `make bench`: the same load generator (`grpc_client -c 50 -connections 4`, %s per run, in a container on the compose network, CPUs: %s) for every path, %d interleaved rounds, medians shown.\n\n",
+	fmt.Fprintf(&w, "Measured %s on %d cores by `make bench`: the same load generator (`grpc_client -c 50` or `-c 200`, `-connections 4`, %s per run, in a container on the compose network, CPUs: %s) for every path, %d interleaved rounds (the engines take turns going first), medians shown. CPU per call: the load generator's own count, the load balancer's and the replicas' containers (cgroups), and the whole machine (every core's busy time, including the kernel's network work, which no container is charged for).\n\n",
 		b.Started.UTC().Format("2006-01-02 15:04 UTC"), runtime.NumCPU(), b.Duration, cpus, b.Rounds)
-	fmt.Fprintf(&w, "| path | calls/s | p50 ms | p99 ms | failed | vs direct |\n|---|---|---|---|---|---|\n")
-	direct := median(b.Paths[0].Runs, rps)
-	for _, p := range b.Paths {
-		r := median(p.Runs, rps)
-		failed := 0
-		for _, run := range p.Runs {
-			failed += run.Failed
-		}
-		fmt.Fprintf(&w, "| %s | %.0f | %.2f | %.2f | %d | %.2fx |\n", p.Name, r,
+	fmt.Fprintf(&w, "| path | in flight | calls/s | p50 ms | p99 ms | failed | vs direct | client µs/call | LB µs/call | replicas µs/call | machine µs/call |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, p := range append(append([]*Path{}, b.Paths...), b.NginxBefore...) {
+		fmt.Fprintf(&w, "| %s | %d | %.0f | %.2f | %.2f | %d | %.2fx | %s | %s | %s | %s |\n", p.Name, p.Concurrency, median(p.Runs, rps),
 			median(p.Runs, func(s loadclient.Summary) float64 { return s.P50Ms }),
-			median(p.Runs, func(s loadclient.Summary) float64 { return s.P99Ms }), failed, r/direct)
-	}
-	fmt.Fprintf(&w, "\nPer round (calls/s):")
-	for _, p := range b.Paths {
-		var rs []string
-		for _, r := range p.Runs {
-			rs = append(rs, fmt.Sprintf("%.0f", r.CallsPerSecond))
-		}
-		fmt.Fprintf(&w, " %s: %s;", p.Name, strings.Join(rs, ", "))
-	}
-	fmt.Fprintf(&w, "\n\nWhere the CPU time went, per call (medians of the rounds; the machine column is every core's busy time, including the kernel's network work, which no container is charged for):\n\n")
-	fmt.Fprintf(&w, "| path | client | load-balancer container | replica container(s) | whole machine |\n|---|---|---|---|---|\n")
-	for _, p := range b.Paths {
-		fmt.Fprintf(&w, "| %s | %s | %s | %s | %s |\n", p.Name,
+			median(p.Runs, func(s loadclient.Summary) float64 { return s.P99Ms }), failedOf(p), b.vsDirect(p),
 			medianCPU(p.CPU, func(c CPUPerCall) time.Duration { return c.Client }),
 			medianCPU(p.CPU, func(c CPUPerCall) time.Duration { return c.LB }),
 			medianCPU(p.CPU, func(c CPUPerCall) time.Duration { return c.Replicas }),
 			medianCPU(p.CPU, func(c CPUPerCall) time.Duration { return c.Machine }))
 	}
-	fmt.Fprintf(&w, "\n| measure | value |\n|---|---|\n")
-	fmt.Fprintf(&w, "| LB/direct ratio (1 replica) | %.2f |\n", median(b.Paths[1].Runs, rps)/direct)
-	fmt.Fprintf(&w, "| LB/direct ratio (3 replicas) | %.2f |\n", median(b.Paths[2].Runs, rps)/direct)
-	fmt.Fprintf(&w, "| new replica: server listening -> first routed call, p50 (%d scale-ups) | %s |\n", len(b.FirstRouted), stats.Percentile(b.FirstRouted, 0.5).Round(time.Millisecond))
-	p95 := stats.Percentile(b.FirstRouted, 0.95)
-	fmt.Fprintf(&w, "| new replica: server listening -> first routed call, p95 | %s (%s) |\n", p95.Round(time.Millisecond), withinTarget(p95, FirstRoutedTarget))
-	fmt.Fprintf(&w, "| failed calls while scaling 2 -> 5 -> 2 under load | %d of %d |\n", b.ScaleLoad.Failed, b.ScaleLoad.Calls)
+	fmt.Fprintf(&w, "\nPer round (calls/s):")
+	for _, p := range append(append([]*Path{}, b.Paths...), b.NginxBefore...) {
+		var rs []string
+		for _, r := range p.Runs {
+			rs = append(rs, fmt.Sprintf("%.0f", r.CallsPerSecond))
+		}
+		fmt.Fprintf(&w, " %s at %d: %s;", p.Name, p.Concurrency, strings.Join(rs, ", "))
+	}
+	fmt.Fprintf(&w, "\n\n| ratio, same run | 50 in flight | 200 in flight |\n|---|---|---|\n")
+	for _, r := range []struct {
+		what string
+		f    func(c int) string
+	}{
+		{"nginx -> 3, now / before #10 (calls/s)", func(c int) string {
+			return ratio(b.rate(b.find("nginx", 3, c)), b.rate(b.findBefore(c)))
+		}},
+		{"nginx -> 3, at this many in flight / at 50 (calls/s)", func(c int) string {
+			return ratio(b.rate(b.find("nginx", 3, c)), b.rate(b.find("nginx", 3, 50)))
+		}},
+		{"HAProxy -> 3 / nginx -> 3 (calls/s)", func(c int) string {
+			return ratio(b.rate(b.find("haproxy", 3, c)), b.rate(b.find("nginx", 3, c)))
+		}},
+		{"HAProxy -> 3 / nginx -> 3 (load balancer CPU per call)", func(c int) string {
+			return ratio(b.lbCPU(b.find("haproxy", 3, c)), b.lbCPU(b.find("nginx", 3, c)))
+		}},
+	} {
+		fmt.Fprintf(&w, "| %s | %s | %s |\n", r.what, r.f(50), r.f(200))
+	}
+	fmt.Fprintf(&w, "\n| measure | nginx | HAProxy |\n|---|---|---|\n")
+	perEngine := func(f func(e string) string) string { return f("nginx") + " | " + f("haproxy") }
+	fmt.Fprintf(&w, "| new replica: server listening -> first routed call, p50 | %s |\n", perEngine(func(e string) string {
+		return fmt.Sprintf("%s (%d scale-ups)", stats.Percentile(b.FirstRouted[e], 0.5).Round(time.Millisecond), len(b.FirstRouted[e]))
+	}))
+	fmt.Fprintf(&w, "| new replica: server listening -> first routed call, p95 | %s |\n", perEngine(func(e string) string {
+		p95 := stats.Percentile(b.FirstRouted[e], 0.95)
+		return fmt.Sprintf("%s (%s)", p95.Round(time.Millisecond), withinTarget(p95, FirstRoutedTarget))
+	}))
+	fmt.Fprintf(&w, "| ghz (no transparent retries), scale 2 -> 5 -> 2 -> 5, unlimited rate, 50 in flight on 4 connections: failed calls | %s |\n", perEngine(func(e string) string {
+		g := b.GhzScale[e]
+		return fmt.Sprintf("%d of %d (%.0f calls/s)", g.Failed, g.Calls, g.CallsPerSecond)
+	}))
+	fmt.Fprintf(&w, "| the same: reloads, and failed calls after each | %s |\n", perEngine(func(e string) string {
+		g := b.GhzScale[e]
+		return fmt.Sprintf("%d reloads: %v", len(g.PerReload), g.PerReload)
+	}))
+	fmt.Fprintf(&w, "| the same: failed calls per reload | %s |\n", perEngine(func(e string) string {
+		g := b.GhzScale[e]
+		if len(g.PerReload) == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.1f", float64(g.Failed)/float64(len(g.PerReload)))
+	}))
+	fmt.Fprintf(&w, "| grpc_client (a current grpc-go), scale 2 -> 5 -> 2 at 2000 calls/s: failed calls | %d of %d | - |\n", b.ScaleLoad.Failed, b.ScaleLoad.Calls)
 	var mem []string
 	sums := map[string][]float64{}
 	for _, m := range b.Memory {
@@ -66,25 +93,94 @@ func (b *Bench) Markdown() string {
 		mem = append(mem, fmt.Sprintf("%s %.0f MiB", svc, v[0]))
 	}
 	sort.Strings(mem)
-	fmt.Fprintf(&w, "| idle memory per container | %s |\n", strings.Join(mem, ", "))
+	fmt.Fprintf(&w, "\n| measure | value |\n|---|---|\n")
+	fmt.Fprintf(&w, "| idle memory per container (nginx engine) | %s |\n", strings.Join(mem, ", "))
 	var sizes []string
 	for image, n := range b.ImageSizes {
 		sizes = append(sizes, fmt.Sprintf("%s %.0f MB", image, float64(n)/1e6))
 	}
 	sort.Strings(sizes)
 	fmt.Fprintf(&w, "| image sizes | %s |\n", strings.Join(sizes, ", "))
-	fmt.Fprintf(&w, "\nEach scale-up, from the new replica's server listening (medians in the last row):\n\n")
-	fmt.Fprintf(&w, "| scale-up | registered in Consul | nginx reloaded with it | first routed call |\n|---|---|---|---|\n")
-	var registered, reloaded []time.Duration
-	for i, st := range b.RoutingSteps {
-		registered, reloaded = append(registered, st.Registered), append(reloaded, st.LBReloaded)
-		fmt.Fprintf(&w, "| %d | +%s | +%s | +%s |\n", i+1, st.Registered.Round(time.Millisecond),
-			st.LBReloaded.Round(time.Millisecond), st.FirstCall.Round(time.Millisecond))
+	for _, e := range Engines {
+		fmt.Fprintf(&w, "\nEach scale-up with %s, from the new replica's server listening (medians in the last row):\n\n", e)
+		fmt.Fprintf(&w, "| scale-up | registered in Consul | %s reloaded with it | first routed call |\n|---|---|---|---|\n", e)
+		var registered, reloaded []time.Duration
+		for i, st := range b.RoutingSteps[e] {
+			registered, reloaded = append(registered, st.Registered), append(reloaded, st.LBReloaded)
+			fmt.Fprintf(&w, "| %d | +%s | +%s | +%s |\n", i+1, st.Registered.Round(time.Millisecond),
+				st.LBReloaded.Round(time.Millisecond), st.FirstCall.Round(time.Millisecond))
+		}
+		fmt.Fprintf(&w, "| median | +%s | +%s | +%s |\n", stats.Percentile(registered, 0.5).Round(time.Millisecond),
+			stats.Percentile(reloaded, 0.5).Round(time.Millisecond), stats.Percentile(b.FirstRouted[e], 0.5).Round(time.Millisecond))
 	}
-	fmt.Fprintf(&w, "| median | +%s | +%s | +%s |\n", stats.Percentile(registered, 0.5).Round(time.Millisecond),
-		stats.Percentile(reloaded, 0.5).Round(time.Millisecond), stats.Percentile(b.FirstRouted, 0.5).Round(time.Millisecond))
-	fmt.Fprintf(&w, "\n![calls per second and failures during scale 2 -> 5 -> 2](scale-event.png)\n")
+	fmt.Fprintf(&w, "\n![calls per second and failures during scale 2 -> 5 -> 2 through nginx](scale-event.png)\n")
 	return w.String()
+}
+
+// find is the path through engine to n replicas at c in flight (nil if
+// none was measured).
+func (b *Bench) find(engine string, n, c int) *Path {
+	for _, p := range b.Paths {
+		if p.Engine == engine && p.Replicas == n && p.Concurrency == c {
+			return p
+		}
+	}
+	return nil
+}
+
+// findBefore is nginx -> 3 with the settings before #10, at c in flight.
+func (b *Bench) findBefore(c int) *Path {
+	for _, p := range b.NginxBefore {
+		if p.Concurrency == c {
+			return p
+		}
+	}
+	return nil
+}
+
+// vsDirect is p's calls/s over the direct path's at the same concurrency.
+func (b *Bench) vsDirect(p *Path) float64 {
+	d := b.rate(b.find("", 1, p.Concurrency))
+	if d == 0 {
+		return 0
+	}
+	return b.rate(p) / d
+}
+
+// rate is p's median calls/s, 0 for a path not measured.
+func (b *Bench) rate(p *Path) float64 {
+	if p == nil || len(p.Runs) == 0 {
+		return 0
+	}
+	return median(p.Runs, rps)
+}
+
+// lbCPU is p's median load-balancer CPU per call, in microseconds.
+func (b *Bench) lbCPU(p *Path) float64 {
+	if p == nil || len(p.CPU) == 0 {
+		return 0
+	}
+	v := make([]time.Duration, len(p.CPU))
+	for i, c := range p.CPU {
+		v[i] = c.LB
+	}
+	return float64(stats.Median(v)) / float64(time.Microsecond)
+}
+
+// ratio is a/b as "1.23x", or "-" when either is missing.
+func ratio(a, b float64) string {
+	if a == 0 || b == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2fx", a/b)
+}
+
+func failedOf(p *Path) int {
+	failed := 0
+	for _, run := range p.Runs {
+		failed += run.Failed
+	}
+	return failed
 }
 
 func rps(s loadclient.Summary) float64 { return s.CallsPerSecond }

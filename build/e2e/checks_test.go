@@ -3,7 +3,9 @@
 package e2e
 
 import (
+	"os/exec"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -26,13 +28,35 @@ const renderedNone = `upstream hello_server {
     keepalive 64;
 }`
 
+const renderedTwoHAProxy = `# skipped hello_server instance (not an IPv4 address with a port from 1 to 65535): id=bad node=n address=server 1.2.3.4:1 port=7777
+
+backend hello_server from hello_server
+    server replica-1 172.30.0.6:7777
+    server replica-2 172.30.0.7:7777
+    server replica-3 127.0.0.1:1 disabled
+
+global
+    set-var proc.hello_server_upstream str("172.30.0.6:7777 172.30.0.7:7777 ")`
+
+const renderedNoneHAProxy = `backend hello_server from hello_server
+    server replica-1 127.0.0.1:1 disabled
+
+global
+    set-var proc.hello_server_upstream str("")`
+
 func TestCheckUpstreamMembership(t *testing.T) {
-	two := renderedServers(renderedTwo)
+	two := nginxServers(renderedTwo)
 	if want := []string{"172.30.0.6:7777", "172.30.0.7:7777"}; !slices.Equal(two, want) {
-		t.Fatalf("renderedServers: expected %v, received %v", want, two)
+		t.Fatalf("nginxServers: expected %v, received %v", want, two)
 	}
-	if got := renderedServers(renderedNone); len(got) != 0 {
-		t.Fatalf("renderedServers of the empty upstream: expected none (the down placeholder is no server), received %v", got)
+	if got := nginxServers(renderedNone); len(got) != 0 {
+		t.Fatalf("nginxServers of the empty upstream: expected none (the down placeholder is no server), received %v", got)
+	}
+	if got := haproxyServers(renderedTwoHAProxy); !slices.Equal(got, two) {
+		t.Fatalf("haproxyServers: expected %v (the skipped comment is no server), received %v", two, got)
+	}
+	if got := haproxyServers(renderedNoneHAProxy); len(got) != 0 {
+		t.Fatalf("haproxyServers of no server: expected none, received %v", got)
 	}
 	// A stopped replica still rendered: the "gone" check must fail.
 	if upstreamHas(two, "172.30.0.7:7777", false) == nil {
@@ -48,9 +72,23 @@ func TestCheckUpstreamMembership(t *testing.T) {
 
 func TestCheckReloadWithout(t *testing.T) {
 	const stopped = "172.30.0.7:7777"
+	nginx, haproxy := engines["nginx"], engines["haproxy"]
 	for line, want := range map[string]bool{
-		"reload-nginx: reloaded nginx with 2 hello_server replica(s): 172.30.0.6:7777 172.30.0.8:7777": true,
-		"reload-nginx: reloaded nginx with 0 hello_server replica(s): ":                                true,
+		"reload-haproxy: haproxy routes to 1 hello_server replica(s): 172.30.0.6:7777 (Runtime API, no reload)":                 true,
+		"reload-haproxy: haproxy routes to 1 hello_server replica(s): 172.30.0.6:7777 (reloaded)":                               true,
+		"reload-haproxy: haproxy routes to 2 hello_server replica(s): 172.30.0.6:7777 172.30.0.7:7777 (Runtime API, no reload)": false,
+		"reload-haproxy: haproxy's master started no new worker within 10 s of the reload signal; the next render":              false,
+		// The other engine's line is not this engine's reload.
+		"reload-nginx: reloaded nginx with 1 hello_server replica(s): 172.30.0.6:7777": false,
+	} {
+		if got := haproxy.reloadWithout(line, stopped); got != want {
+			t.Errorf("haproxy reloadWithout(%q): expected %v, received %v", line, want, got)
+		}
+	}
+	for line, want := range map[string]bool{
+		"reload-haproxy: haproxy routes to 1 hello_server replica(s): 172.30.0.6:7777 (Runtime API, no reload)": false,
+		"reload-nginx: reloaded nginx with 2 hello_server replica(s): 172.30.0.6:7777 172.30.0.8:7777":          true,
+		"reload-nginx: reloaded nginx with 0 hello_server replica(s): ":                                         true,
 		// The reload that still routes to the stopped replica does not count.
 		"reload-nginx: reloaded nginx with 3 hello_server replica(s): 172.30.0.6:7777 172.30.0.7:7777 172.30.0.8:7777": false,
 		// A longer address that starts the same is another replica.
@@ -58,21 +96,85 @@ func TestCheckReloadWithout(t *testing.T) {
 		"reload-nginx: nginx -t rejected the rendered /etc/nginx/conf.d/load-balancer.conf":                     false,
 		"reload-nginx: nginx is not running yet; it will start with 1 hello_server replica(s): 172.30.0.6:7777": false,
 	} {
-		if got := reloadWithout(line, stopped); got != want {
-			t.Errorf("reloadWithout(%q): expected %v, received %v", line, want, got)
+		if got := nginx.reloadWithout(line, stopped); got != want {
+			t.Errorf("nginx reloadWithout(%q): expected %v, received %v", line, want, got)
 		}
 	}
 }
 
 func TestCheckWorkersReplaced(t *testing.T) {
-	if workersReplaced([]string{"40"}, []string{"40"}) == nil {
-		t.Error("passed although the worker from before the reload still serves")
+	nginx, haproxy := engines["nginx"], engines["haproxy"]
+	if nginx.workersReplaced([]string{"40"}, []string{"40"}) == nil {
+		t.Error("nginx: passed although the worker from before the reload still serves")
 	}
-	if workersReplaced([]string{"40"}, nil) == nil {
-		t.Error("passed although no worker serves")
+	if nginx.workersReplaced([]string{"40"}, nil) == nil {
+		t.Error("nginx: passed although no worker serves")
 	}
-	if err := workersReplaced([]string{"40"}, []string{"57"}); err != nil {
-		t.Errorf("failed on a replaced worker: %v", err)
+	if err := nginx.workersReplaced([]string{"40"}, []string{"57"}); err != nil {
+		t.Errorf("nginx: failed on a replaced worker: %v", err)
+	}
+	// HAProxy's old worker soft-stops under the same name: a new one must be there.
+	if haproxy.workersReplaced([]string{"40"}, []string{"40"}) == nil {
+		t.Error("haproxy: passed although the master has no new worker")
+	}
+	if haproxy.workersReplaced([]string{"40"}, nil) == nil {
+		t.Error("haproxy: passed although no worker runs")
+	}
+	if err := haproxy.workersReplaced([]string{"40"}, []string{"40", "57"}); err != nil {
+		t.Errorf("haproxy: failed on a new worker next to the soft-stopping one: %v", err)
+	}
+}
+
+func TestCheckChildren(t *testing.T) {
+	listing := "1 0\n7 1\n30 7\n31 7\n310 30\n"
+	if got := children(listing, "7"); !slices.Equal(got, []string{"30", "31"}) {
+		t.Errorf("children of 7: expected [30 31], received %v", got)
+	}
+	if got := children(listing, "99"); len(got) != 0 {
+		t.Errorf("children of 99: expected none, received %v", got)
+	}
+}
+
+// The sed scripts that mark the running config's servers must change each
+// engine's rendered file, and remove the marker again.
+func TestCheckMarkUpstream(t *testing.T) {
+	for name, conf := range map[string]string{"nginx": renderedTwo, "haproxy": renderedTwoHAProxy} {
+		e := engines[name]
+		marked := sedRun(t, e.markUpstream("reload-check"), conf)
+		// The line :8080/upstream reports: the servers, then the marker, one
+		// quoted string.
+		ok := false
+		for _, line := range strings.Split(marked, "\n") {
+			if _, quoted, found := strings.Cut(line, `"`); found && strings.Count(line, `"`) == 2 {
+				f := strings.Fields(strings.TrimSuffix(strings.TrimSpace(quoted), `";`))
+				f = strings.Fields(strings.Trim(strings.Join(f, " "), `")`))
+				ok = ok || slices.Equal(f, []string{"172.30.0.6:7777", "172.30.0.7:7777", "reload-check"})
+			}
+		}
+		if !ok {
+			t.Errorf("%s: the marker is not after the servers in the quoted list:\n%s", name, marked)
+		}
+		if back := sedRun(t, e.markUpstream(""), marked); strings.Contains(back, "reload-check") {
+			t.Errorf("%s: the marker was not removed:\n%s", name, back)
+		}
+	}
+}
+
+func sedRun(t *testing.T, script, in string) string {
+	t.Helper()
+	cmd := exec.Command("sed", script)
+	cmd.Stdin = strings.NewReader(in)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("sed %q: %v", script, err)
+	}
+	return string(out)
+}
+
+func TestCheckEnginesUnderTest(t *testing.T) {
+	t.Setenv("E2E_ENGINES", "haproxy")
+	if got := enginesUnderTest(t); len(got) != 1 || got[0].name != "haproxy" {
+		t.Errorf("E2E_ENGINES=haproxy: received %v", got)
 	}
 }
 

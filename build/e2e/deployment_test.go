@@ -26,6 +26,7 @@ type Deployment struct {
 	root    string
 	compose compose.Command // every command runs in its environment, so make and the scripts run this Compose too
 	client  string          // the grpc_client binary
+	engine  engine          // the load balancer's engine; LB_ENGINE is in compose's environment
 }
 
 func repoRoot() string {
@@ -34,9 +35,17 @@ func repoRoot() string {
 }
 
 // NewDeployment drives the deployment with Compose c (see composeUnderTest)
-// and builds the client once.
+// and the load balancer's default engine, nginx, and builds the client once.
 func NewDeployment(t *testing.T, c compose.Command) *Deployment {
-	d := &Deployment{t: t, root: repoRoot(), compose: c}
+	return NewEngineDeployment(t, c, engines["nginx"])
+}
+
+// NewEngineDeployment is NewDeployment with the load balancer's engine e: the
+// user's LB_ENGINE=<engine> make up, and LB_ENGINE for every compose command
+// after it.
+func NewEngineDeployment(t *testing.T, c compose.Command, e engine) *Deployment {
+	c.Env = append(slices.Clone(c.Env), "LB_ENGINE="+e.name)
+	d := &Deployment{t: t, root: repoRoot(), compose: c, engine: e}
 	d.client = filepath.Join(t.TempDir(), "grpc_client")
 	d.mustRun(5*time.Minute, "go", "build", "-o", d.client, "./grpc_client")
 	return d

@@ -5,7 +5,6 @@ package e2e
 import (
 	"bufio"
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -72,18 +71,6 @@ func firstLogWhere(t *testing.T, lines []LogLine, what string, matches func(stri
 	}
 	t.Fatalf("expected %s; the logs:\n%s", what, all.String())
 	return time.Time{}
-}
-
-// reloadWithout tells whether a log line is reload-nginx's report of a
-// reload whose upstream does not hold addr
-// ("reload-nginx: reloaded nginx with N hello_server replica(s): A B ...").
-func reloadWithout(line, addr string) bool {
-	_, servers, ok := strings.Cut(line, "reload-nginx: reloaded nginx with ")
-	if !ok {
-		return false
-	}
-	_, list, ok := strings.Cut(servers, "replica(s):")
-	return ok && !slices.Contains(strings.Fields(list), addr)
 }
 
 // waitReplicas waits until n hello_server containers are running and healthy.

@@ -11,25 +11,44 @@ import (
 )
 
 // badStopOrder starts the images with a SUPERVISORD_STOP_ORDER that leaves a
-// program out, names one that does not exist, or lists one twice: the
-// container must exit 2 at once, name the setting, the value and the
-// programs it accepts, and start nothing.
+// program out, names one that does not exist, or lists one twice, and the
+// load balancer with an LB_ENGINE it does not have: the container must exit
+// 2 at once, name the setting, the value and what it accepts, and start
+// nothing.
 func badStopOrder(t *testing.T, d *Deployment) {
+	lbOrder := "SUPERVISORD_STOP_ORDER=registrar consul-template nginx haproxy consul-agent"
 	for _, c := range []struct {
-		image, order, accepted string
+		image, setting, want string
 	}{
-		{image("hello-server"), "registrar consul-agent", "(consul-agent grpc-server registrar)"},
-		{image("hello-server"), "registrar grpc_server consul-agent", "(consul-agent grpc-server registrar)"},
-		{image("hello-server"), "registrar grpc-server grpc-server consul-agent", "(consul-agent grpc-server registrar)"},
-		{image("load-balancer"), "", "(consul-agent consul-template nginx registrar)"},
+		{image("hello-server"), "SUPERVISORD_STOP_ORDER=registrar consul-agent", "(consul-agent grpc-server registrar)"},
+		{image("hello-server"), "SUPERVISORD_STOP_ORDER=registrar grpc_server consul-agent", "(consul-agent grpc-server registrar)"},
+		{image("hello-server"), "SUPERVISORD_STOP_ORDER=registrar grpc-server grpc-server consul-agent", "(consul-agent grpc-server registrar)"},
+		{image("load-balancer"), "SUPERVISORD_STOP_ORDER=", "(consul-agent consul-template " + d.engine.name + " registrar)"},
+		// The other engine's program may be listed, this engine's may not be left out.
+		{image("load-balancer"), "SUPERVISORD_STOP_ORDER=registrar consul-template consul-agent", "(consul-agent consul-template " + d.engine.name + " registrar)"},
+		{image("load-balancer"), "LB_ENGINE=envoy", "accepted is one of this image's load-balancer engines: haproxy nginx"},
+		{image("load-balancer"), "LB_ENGINE=nginx haproxy", "accepted is one of this image's load-balancer engines: haproxy nginx"},
+		{image("load-balancer"), "LB_ENGINE=", "accepted is one of this image's load-balancer engines: haproxy nginx"},
 	} {
-		out, err := d.run(time.Minute, "docker", "run", "--rm", "-e", "SUPERVISORD_STOP_ORDER="+c.order, c.image)
+		name, value, _ := strings.Cut(c.setting, "=")
+		args := []string{"run", "--rm", "-e", c.setting}
+		if name == "LB_ENGINE" {
+			args = append(args, "-e", lbOrder)
+		} else if c.image == image("load-balancer") {
+			args = append(args, "-e", "LB_ENGINE="+d.engine.name)
+		}
+		out, err := d.run(time.Minute, "docker", append(args, c.image)...)
 		var exit *exec.ExitError
 		if !errors.As(err, &exit) || exit.ExitCode() != 2 {
-			t.Errorf("%s with SUPERVISORD_STOP_ORDER=%q: expected exit code 2, received %v; output:\n%s", c.image, c.order, err, out)
+			t.Errorf("%s with %s: expected exit code 2, received %v; output:\n%s", c.image, c.setting, err, out)
 			continue
 		}
-		want := `SUPERVISORD_STOP_ORDER="` + c.order + `" is invalid: accepted is each of this image's supervisord programs ` + c.accepted
+		want := name + `="` + value + `" is invalid: `
+		if name == "SUPERVISORD_STOP_ORDER" {
+			want += "accepted is each of this image's supervisord programs " + c.want
+		} else {
+			want += c.want
+		}
 		if !strings.Contains(out, want) {
 			t.Errorf("%s: expected the error %q, received:\n%s", c.image, want, out)
 		}

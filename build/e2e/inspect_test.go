@@ -44,32 +44,17 @@ func (d *Deployment) ContainerIP(id string) string {
 	return d.Docker("inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", id)
 }
 
-// renderedUpstream lists the servers of the load-balancer.conf that
-// consul-template wrote, as address:port.
+// renderedUpstream lists the servers of the file consul-template rendered
+// for the engine, as address:port.
 func (d *Deployment) renderedUpstream(lb string) ([]string, error) {
-	out, err := d.run(time.Minute, "docker", "exec", lb, "cat", "/etc/nginx/conf.d/load-balancer.conf")
+	out, err := d.run(time.Minute, "docker", "exec", lb, "cat", d.engine.rendered)
 	if err != nil {
 		return nil, fmt.Errorf("reading the rendered config: %v: %s", err, out)
 	}
-	return renderedServers(out), nil
+	return d.engine.parseRendered(out), nil
 }
 
-// renderedServers parses the `server ADDRESS:PORT max_fails=...;` lines of a
-// rendered load-balancer.conf; the "down" placeholder of an empty upstream
-// is not a server.
-func renderedServers(conf string) []string {
-	var servers []string
-	for _, line := range strings.Split(conf, "\n") {
-		f := strings.Fields(line)
-		if len(f) >= 3 && f[0] == "server" && strings.HasPrefix(f[2], "max_fails=") {
-			servers = append(servers, f[1])
-		}
-	}
-	slices.Sort(servers)
-	return servers
-}
-
-// servingUpstream lists the servers that nginx's running workers route to:
+// servingUpstream lists the servers that the engine's running workers route to:
 // the load balancer's :8080/upstream is answered by the workers of the
 // config in force, from the upstream they were started with.
 func (d *Deployment) servingUpstream(lb string) ([]string, error) {
@@ -99,20 +84,20 @@ func upstreamHas(servers []string, addr string, want bool) error {
 func (d *Deployment) requireUpstream(lb, addr string, want bool, deadline time.Duration) {
 	d.t.Helper()
 	what := map[bool]string{true: "in", false: "gone from"}[want]
-	eventually(d.t, deadline, fmt.Sprintf("%s %s nginx's rendered and running upstream", addr, what), func() error {
+	eventually(d.t, deadline, fmt.Sprintf("%s %s %s's rendered and running upstream", addr, what, d.engine.name), func() error {
 		rendered, err := d.renderedUpstream(lb)
 		if err != nil {
 			return err
 		}
 		if err := upstreamHas(rendered, addr, want); err != nil {
-			return fmt.Errorf("rendered load-balancer.conf: %w", err)
+			return fmt.Errorf("rendered %s: %w", d.engine.rendered, err)
 		}
 		serving, err := d.servingUpstream(lb)
 		if err != nil {
 			return err
 		}
 		if err := upstreamHas(serving, addr, want); err != nil {
-			return fmt.Errorf("running nginx (:8080/upstream): %w", err)
+			return fmt.Errorf("running %s (:8080/upstream): %w", d.engine.name, err)
 		}
 		return nil
 	})

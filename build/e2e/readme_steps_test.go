@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -164,6 +165,18 @@ func followREADME(t *testing.T, c compose.Command) {
 		return nil
 	})
 
+	d.Step("5b: the engine: LB_ENGINE=haproxy compose up -d serves through HAProxy; LB_ENGINE=envoy make up is refused; compose up -d is nginx again")
+	d.switchEngine(t, "haproxy")
+	out, err = d.runWithEngine(5*time.Minute, "envoy", "make", "up")
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(out, `LB_ENGINE="envoy" is invalid: accepted is nginx (the default) or haproxy`) {
+		t.Fatalf("LB_ENGINE=envoy make up: expected exit code 2 and the accepted values, received %v:\n%s", err, out)
+	}
+	if strings.Contains(out, "build-images") {
+		t.Fatalf("LB_ENGINE=envoy make up built images before refusing:\n%s", out)
+	}
+	d.switchEngine(t, "nginx")
+
 	d.Step("6: make up again, and make down then make up: the same secrets, a healthy cluster that serves")
 	secrets := secretsDigest(t)
 	d.mustRun(45*time.Minute, "make", "up")
@@ -261,4 +274,38 @@ func sortedCopy(s []string) []string {
 	c := slices.Clone(s)
 	slices.Sort(c)
 	return c
+}
+
+// runWithEngine runs a command as run does, with LB_ENGINE set to engine.
+func (d *Deployment) runWithEngine(timeout time.Duration, engine, name string, args ...string) (string, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Dir = d.root
+	// The last value of a key wins (os/exec).
+	cmd.Env = append(d.compose.Environ(), "LB_ENGINE="+engine)
+	return runWithin(cmd, timeout, nil)
+}
+
+// switchEngine runs `LB_ENGINE=<name> compose up -d`, as the README shows,
+// and requires the load balancer to run that engine and serve.
+func (d *Deployment) switchEngine(t *testing.T, name string) {
+	t.Helper()
+	if out, err := d.runWithEngine(5*time.Minute, name, d.compose.Args[0], d.composeArgs("up", "-d")...); err != nil {
+		t.Fatalf("LB_ENGINE=%s compose up -d: %v\n%s", name, err, out)
+	}
+	d.mustRun(5*time.Minute, "build/scripts/wait-healthy.sh", "180")
+	sub := *d
+	sub.engine = engines[name]
+	sub.requireEngine(t)
+	hosts := d.Hostnames()
+	eventually(t, 60*time.Second, "a call through "+name, func() error {
+		reply, err := d.Call()
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, reply)
+		}
+		if want := "Hello from " + hosts[0] + "."; reply != want {
+			return fmt.Errorf("expected %q, received %q", want, reply)
+		}
+		return nil
+	})
+	fmt.Printf("LB_ENGINE=%s compose up -d: the load balancer runs %s and serves\n", name, name)
 }

@@ -9,11 +9,21 @@ import (
 	"time"
 )
 
-// TestResilience runs the zero-downtime and fault scenarios against one
-// deployment, each under load through :5000, with Compose v2 (what most
-// users have) unless E2E_COMPOSE leaves it out.
+// TestResilience runs the zero-downtime and fault scenarios, each under load
+// through :5000, against a deployment of each load-balancer engine (nginx,
+// then HAProxy; E2E_ENGINES may choose), with Compose v2 (what most users
+// have) unless E2E_COMPOSE leaves it out.
 func TestResilience(t *testing.T) {
-	d := NewDeployment(t, composeUnderTest(t, newestComposeVersion(composeVersions(t))))
+	c := composeUnderTest(t, newestComposeVersion(composeVersions(t)))
+	for _, e := range enginesUnderTest(t) {
+		t.Run("LB_ENGINE="+e.name, func(t *testing.T) {
+			resilience(t, NewEngineDeployment(t, c, e))
+		})
+	}
+}
+
+// resilience brings d up, runs every scenario against it and tears it down.
+func resilience(t *testing.T, d *Deployment) {
 	// The replicas also serve protos.Echo, the transparency checks' service.
 	t.Setenv("GRPC_SERVER_ECHO", "true")
 	// Registered before make up, so a failed start still dumps the logs and
@@ -26,8 +36,9 @@ func TestResilience(t *testing.T) {
 			t.Errorf("make down during cleanup: %v\n%s", err, out)
 		}
 	})
-	d.Step("R0: make up (replicas with the Echo test service), scale to 3")
+	d.Step("R0: LB_ENGINE=%s make up (replicas with the Echo test service), scale to 3", d.engine.name)
 	d.mustRun(45*time.Minute, "make", "up")
+	d.requireEngine(t)
 	d.routedTo(t, time.Minute, d.ScaleTo(t, 3))
 
 	scenarios := []struct {
@@ -35,13 +46,14 @@ func TestResilience(t *testing.T) {
 		run  func(*testing.T, *Deployment)
 	}{
 		{"R1: scaling 2 -> 5 -> 2 -> 5 under load, zero failed calls", scalingUnderLoad},
+		{"RJ: scaling 2 -> 5 -> 2 -> 5 under ghz (no transparent retries) at unlimited rate: HAProxy zero failed calls, nginx's counted per reload", scalingUnderGhz},
 		{"R2: a replica stopping drains in order, zero failed calls", scaleDownDrains},
 		{"R3: 60 s of sustained load, zero failed calls", sustainedLoad},
-		{"R4: nginx reloads under load, same and new config, zero failed calls", nginxReloads},
+		{"R4: the engine reloads under load, same and new config, zero failed calls", engineReloads},
 		{"R5: SIGKILL one replica under load", killReplica},
 		{"R6: one Consul server stops under load", oneConsulServerDown},
 		{"R7: all Consul servers stop for 2 min under load; meanwhile every call shape passes the LB unchanged", allConsulServersDown},
-		{"R8: nginx and consul-template killed inside the LB", killLBProcesses},
+		{"R8: the engine's master and consul-template killed inside the LB", killLBProcesses},
 		{"R9: an instance whose address does not answer", deadInstance},
 		{"RA: grpcurl and grpc-health-probe through :5000", grpcTools},
 		{"RB: instances at a bad address or port (the replicas' own token) are skipped and logged; scaling still routes", badInstancesSkipped},
@@ -61,7 +73,7 @@ func TestResilience(t *testing.T) {
 		ran := false
 		passed := t.Run(sc.name[:2], func(t *testing.T) {
 			ran = true
-			d.Step("%s", sc.name)
+			d.Step("%s (LB_ENGINE=%s)", sc.name, d.engine.name)
 			// The deployment's helpers fail the test they are given: this subtest.
 			sub := *d
 			sub.t = t
@@ -78,7 +90,7 @@ func TestResilience(t *testing.T) {
 			d.restore(t)
 		}
 	}
-	fmt.Printf("\n=== scenarios\n%s\n", strings.Join(report, "\n"))
+	fmt.Printf("\n=== scenarios, LB_ENGINE=%s\n%s\n", d.engine.name, strings.Join(report, "\n"))
 }
 
 // restore brings the deployment back to the state every scenario starts

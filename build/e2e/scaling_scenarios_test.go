@@ -49,8 +49,8 @@ func scaleDownDrains(t *testing.T, d *Deployment) {
 	lbLogs := d.Logs(lb, stopAt)
 	deregistered := firstLog(t, logs, "deregistered hello_server-"+host)
 	notServing := firstLog(t, logs, "shutdown 1/3: health NOT_SERVING")
-	lbReloaded := firstLogWhere(t, lbLogs, "the first reload of nginx without "+addr, func(text string) bool {
-		return reloadWithout(text, addr)
+	lbReloaded := firstLogWhere(t, lbLogs, "the first reload of "+d.engine.name+" without "+addr, func(text string) bool {
+		return d.engine.reloadWithout(text, addr)
 	})
 	graceful := firstLog(t, logs, "shutdown 3/3: graceful stop")
 	completed := firstLog(t, logs, "stopped: all calls in flight completed")
@@ -99,17 +99,17 @@ func sustainedLoad(t *testing.T, d *Deployment) {
 	}
 }
 
-// nginxReloads reloads nginx under load, three times with the same config
-// and twice with a new one, and checks that each reload took effect: the
-// workers serving are new ones, and a changed config is the one answering.
-func nginxReloads(t *testing.T, d *Deployment) {
+// engineReloads reloads the engine under load, three times with the same
+// config and twice with a new one, and checks that each reload took effect:
+// the workers serving are new ones, and a changed config is the one answering.
+func engineReloads(t *testing.T, d *Deployment) {
 	lb := d.ContainerIDs("load-balancer")[0]
 	load := d.StartLoad(t, "-c=50", "-rate=2000")
 	for i := 0; i < 3; i++ {
-		before := d.servingWorkers(lb)
-		d.Docker("exec", "-u", "app", lb, "nginx", "-e", "stderr", "-s", "reload")
-		eventually(t, 10*time.Second, "new nginx workers after the reload", func() error {
-			return workersReplaced(before, d.servingWorkers(lb))
+		before := d.engineWorkers(lb)
+		d.Docker(append([]string{"exec", "-u", "app", lb}, d.engine.reload...)...)
+		eventually(t, 10*time.Second, "new "+d.engine.name+" workers after the reload", func() error {
+			return d.engine.workersReplaced(before, d.engineWorkers(lb))
 		})
 	}
 	// A new config: the upstream's line on :8080/upstream gets a marker,
@@ -121,7 +121,8 @@ func nginxReloads(t *testing.T, d *Deployment) {
 	}
 	for _, marker := range []string{"reload-check", ""} {
 		d.Docker("exec", "-u", "app", lb, "sh", "-c",
-			`sed -i 's/^\( *default "[^"]*\) *reload-check *";/\1";/; s/^\( *default "[^"]*\)";/\1 `+marker+`";/' /etc/nginx/conf.d/load-balancer.conf && nginx -e stderr -s reload`)
+			`sed -i '`+d.engine.markUpstream(marker)+`' `+d.engine.rendered)
+		d.Docker(append([]string{"exec", "-u", "app", lb}, d.engine.reload...)...)
 		want := slices.Clone(original)
 		if marker != "" {
 			want = append(want, marker)
@@ -138,27 +139,5 @@ func nginxReloads(t *testing.T, d *Deployment) {
 			return nil
 		})
 	}
-	requireNoFailures(t, load.Stop(t), "nginx reloads under load")
-}
-
-// servingWorkers lists nginx's workers that take new connections: an old
-// worker renames itself "nginx: worker process is shutting down".
-func (d *Deployment) servingWorkers(lb string) []string {
-	all := d.processes(lb, "nginx: worker process")
-	leaving := d.processes(lb, "nginx: worker process is shutting down")
-	return slices.DeleteFunc(all, func(pid string) bool { return slices.Contains(leaving, pid) })
-}
-
-// workersReplaced checks that none of the workers that served before a
-// reload still serves (old ones call themselves "is shutting down").
-func workersReplaced(before, after []string) error {
-	if len(after) == 0 {
-		return fmt.Errorf("no nginx worker is serving")
-	}
-	for _, pid := range after {
-		if slices.Contains(before, pid) {
-			return fmt.Errorf("worker %s from before the reload still serves (before %v, now %v)", pid, before, after)
-		}
-	}
-	return nil
+	requireNoFailures(t, load.Stop(t), d.engine.name+" reloads under load")
 }

@@ -199,7 +199,7 @@ func (d *Deployment) requireNeverRouted(t *testing.T, lb, addr string, window ti
 	t.Helper()
 	for end := time.Now().Add(window); time.Now().Before(end); time.Sleep(500 * time.Millisecond) {
 		for what, read := range map[string]func(string) ([]string, error){
-			"rendered load-balancer.conf": d.renderedUpstream, "running nginx (:8080/upstream)": d.servingUpstream,
+			"rendered " + d.engine.rendered: d.renderedUpstream, "running " + d.engine.name + " (:8080/upstream)": d.servingUpstream,
 		} {
 			servers, err := read(lb)
 			if err != nil {
@@ -212,7 +212,7 @@ func (d *Deployment) requireNeverRouted(t *testing.T, lb, addr string, window ti
 			}
 		}
 	}
-	fmt.Printf("%s was never in nginx's upstream (watched for %s)\n", addr, window)
+	fmt.Printf("%s was never in %s's upstream (watched for %s)\n", addr, d.engine.name, window)
 }
 
 // composeNetwork is the network the deployment's containers share.

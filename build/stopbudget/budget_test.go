@@ -29,10 +29,11 @@ func TestRepositoryStopsWithinGracePeriods(t *testing.T) {
 	}
 	// Every kind of container is budgeted, each with what it runs.
 	want := map[string]string{
-		"hello_server":         "registrar grpc-server consul-agent",
-		"load-balancer":        "registrar consul-template nginx consul-agent",
-		"consul-server-1":      "consul agent (server)",
-		"consul-acl-bootstrap": "acl-bootstrap.sh",
+		"hello_server":                      "registrar grpc-server consul-agent",
+		"load-balancer (LB_ENGINE=nginx)":   "registrar consul-template nginx consul-agent",
+		"load-balancer (LB_ENGINE=haproxy)": "registrar consul-template haproxy consul-agent",
+		"consul-server-1":                   "consul agent (server)",
+		"consul-acl-bootstrap":              "acl-bootstrap.sh",
 	}
 	for _, p := range plans {
 		if order, ok := want[p.Service]; ok {
@@ -86,7 +87,22 @@ func TestCheckCatchesOverBudget(t *testing.T) {
 			p := tr.Programs["consul-template"]
 			p.StopWait = 10 * time.Second
 			tr.Programs["consul-template"] = p
-		}, "service load-balancer: its stop may take 36s"},
+		}, "service load-balancer (LB_ENGINE=nginx): its stop may take 36s"},
+		{"HAProxy's stopwaitsecs raised past the load balancer's grace", func(tr *Tree) {
+			p := tr.Programs["haproxy"]
+			p.StopWait = 15 * time.Second
+			tr.Programs["haproxy"] = p
+		}, "service load-balancer (LB_ENGINE=haproxy): its stop may take 33s (registrar 4s + consul-template 4s + haproxy 16s + consul-agent 7s + margin 2s)"},
+		{"HAProxy without killasgroup", func(tr *Tree) {
+			p := tr.Programs["haproxy"]
+			p.KillAsGroup = false
+			tr.Programs["haproxy"] = p
+		}, "program haproxy (" + filepath.Join(EnginesDir, "haproxy", "haproxy.conf") + "): killasgroup is not true"},
+		{"HAProxy stopped with TERM, which cuts the calls in flight", func(tr *Tree) {
+			p := tr.Programs["haproxy"]
+			p.StopSignals = []string{"TERM"}
+			tr.Programs["haproxy"] = p
+		}, "accepted is USR1"},
 		{"a Consul server's stop_secs past its grace", func(tr *Tree) {
 			tr.ConsulServerStop = 9 * time.Second
 		}, "service consul-server-1: its stop may take 11s"},
@@ -182,8 +198,13 @@ func TestLoadRejectsUnwrittenBudgets(t *testing.T) {
 				copyFile(t, root, dir, filepath.Join("build", "dockerfiles", f))
 			}
 			confs, _ := filepath.Glob(filepath.Join(root, ProgramsDir, "*.conf"))
-			for _, conf := range confs {
-				copyFile(t, root, dir, filepath.Join(ProgramsDir, filepath.Base(conf)))
+			engineConfs, _ := filepath.Glob(filepath.Join(root, EnginesDir, "*", "*.conf"))
+			for _, conf := range append(confs, engineConfs...) {
+				rel, err := filepath.Rel(root, conf)
+				if err != nil {
+					t.Fatal(err)
+				}
+				copyFile(t, root, dir, rel)
 			}
 			if _, err := Load(dir); err != nil {
 				t.Fatalf("the unchanged copy does not load: %v", err)

@@ -3,6 +3,7 @@ package stopbudget
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"sort"
@@ -86,29 +87,59 @@ func Check(tree *Tree) ([]Plan, error) {
 			if len(s.StopOrder) == 0 {
 				errs = append(errs, fmt.Errorf("service %s: %s has an empty SUPERVISORD_STOP_ORDER", name, s.Dockerfile))
 			}
+			// An image with engines runs one of them: one plan per engine,
+			// each with the programs of that engine and none of the others'.
+			engines := map[string]bool{}
 			for _, prog := range s.StopOrder {
 				p, ok := tree.Programs[prog]
 				if !ok {
-					errs = append(errs, fmt.Errorf("service %s: SUPERVISORD_STOP_ORDER in %s names %q, which no file in %s defines", name, s.Dockerfile, prog, ProgramsDir))
+					errs = append(errs, fmt.Errorf("service %s: SUPERVISORD_STOP_ORDER in %s names %q, which no file in %s or %s defines", name, s.Dockerfile, prog, ProgramsDir, EnginesDir))
 					continue
 				}
 				if !checked[prog] {
 					errs = append(errs, checkProgram(tree, p)...)
 					checked[prog] = true
 				}
-				plan.Lines = append(plan.Lines, Line{prog, p.StopWait + tree.GuardSlack,
-					fmt.Sprintf("stopwaitsecs %s + entrypoint guard %s", p.StopWait, tree.GuardSlack)})
+				if p.Engine != "" {
+					engines[p.Engine] = true
+				}
 			}
+			if len(engines) == 0 {
+				engines[""] = true
+			}
+			for _, engine := range slices.Sorted(maps.Keys(engines)) {
+				plan := Plan{Service: name, Grace: s.Grace}
+				if engine != "" {
+					plan.Service = fmt.Sprintf("%s (LB_ENGINE=%s)", name, engine)
+				}
+				for _, prog := range s.StopOrder {
+					p, ok := tree.Programs[prog]
+					if !ok || (p.Engine != "" && p.Engine != engine) {
+						continue
+					}
+					plan.Lines = append(plan.Lines, Line{prog, p.StopWait + tree.GuardSlack,
+						fmt.Sprintf("stopwaitsecs %s + entrypoint guard %s", p.StopWait, tree.GuardSlack)})
+				}
+				errs = append(errs, plan.check(name)...)
+				plans = append(plans, plan)
+			}
+			continue
 		default:
 			errs = append(errs, fmt.Errorf("service %s: no stop budget is known for entrypoint %q with build.dockerfile %q: accepted is the image's entrypoint.sh (a build.dockerfile with SUPERVISORD_STOP_ORDER), %q or %q", name, s.Entrypoint, s.Dockerfile, ConsulServerEntrypoint, ACLBootstrapEntrypoint))
 		}
-		if total := plan.Total(); total > plan.Grace {
-			errs = append(errs, fmt.Errorf("service %s: its stop may take %s (%s), more than its stop_grace_period %s in %s",
-				name, total, plan.sum(), plan.Grace, ComposeFile))
-		}
+		errs = append(errs, plan.check(name)...)
 		plans = append(plans, plan)
 	}
 	return plans, errors.Join(errs...)
+}
+
+// check fails a plan whose stop may outlast the service's grace period.
+func (p Plan) check(service string) []error {
+	if total := p.Total(); total > p.Grace {
+		return []error{fmt.Errorf("service %s: its stop may take %s (%s), more than its stop_grace_period %s in %s",
+			p.Service, total, p.sum(), p.Grace, ComposeFile)}
+	}
+	return nil
 }
 
 // checkProgram checks one program's settings and, where its stopwaitsecs is
@@ -149,6 +180,13 @@ func checkProgram(tree *Tree, p Program) []error {
 		}
 		if len(p.StopSignals) == 1 && p.StopSignals[0] != "QUIT" {
 			bad("stopsignal=%s: accepted is QUIT, nginx's graceful stop (run-nginx.sh passes it on)", p.StopSignals[0])
+		}
+	case "haproxy":
+		if !p.KillAsGroup {
+			bad("killasgroup is not true: supervisord's SIGKILL would reach only HAProxy's master and leave its workers running")
+		}
+		if len(p.StopSignals) == 1 && p.StopSignals[0] != "USR1" {
+			bad("stopsignal=%s: accepted is USR1, HAProxy's soft stop (calls in flight finish; TERM would cut them)", p.StopSignals[0])
 		}
 	case "consul-agent":
 		need(2*ConsulAgentLeave, fmt.Sprintf("twice the measured leave of %s", ConsulAgentLeave))

@@ -6,7 +6,7 @@
 // programs one at a time, in the order of their image's
 // SUPERVISORD_STOP_ORDER (build/config/supervisord/entrypoint.sh). Each
 // program takes at most its stopwaitsecs (supervisord SIGKILLs it then; the
-// nginx program's whole process group, with killasgroup) plus the
+// nginx and haproxy programs' whole process group, with killasgroup) plus the
 // entrypoint's guard_slack_secs (after which the entrypoint kills it itself,
 // should supervisord not). The Consul servers run `consul agent` under
 // build/config/consul/run-server.sh, which SIGKILLs it stop_secs after the
@@ -19,7 +19,13 @@
 //   - nginx: run-nginx.sh's stop_drain_secs (QUIT: calls in flight finish)
 //     plus stop_fast_secs (TERM, then KILL) plus 1 s. nginx's own
 //     worker_shutdown_timeout (5m) bounds only old workers after a reload.
+//   - haproxy: USR1 (the soft stop: calls in flight finish) and killasgroup;
+//     its stopwaitsecs is the bound, as HAProxy's hard-stop-after (5m) is
+//     far longer.
 //   - consul-agent: twice its measured leave (ConsulAgentLeave).
+//
+// The load balancer runs one engine of its image's, nginx or haproxy
+// (engines/<engine>/, picked by LB_ENGINE), so it has one plan per engine.
 //
 // Load reads all of it from the repository; Check adds it up with Margin
 // and fails when a total exceeds its grace period or a derivation does not
@@ -48,7 +54,14 @@
 //	  consul-agent             7s  stopwaitsecs 6s + entrypoint guard 1s
 //	  margin                   2s  signal delivery, ctl calls, exits
 //	  total                   29s  of 30s
-//	load-balancer: stop_grace_period 30s
+//	load-balancer (LB_ENGINE=haproxy): stop_grace_period 30s
+//	  registrar                4s  stopwaitsecs 3s + entrypoint guard 1s
+//	  consul-template          4s  stopwaitsecs 3s + entrypoint guard 1s
+//	  haproxy                 12s  stopwaitsecs 11s + entrypoint guard 1s
+//	  consul-agent             7s  stopwaitsecs 6s + entrypoint guard 1s
+//	  margin                   2s  signal delivery, ctl calls, exits
+//	  total                   29s  of 30s
+//	load-balancer (LB_ENGINE=nginx): stop_grace_period 30s
 //	  registrar                4s  stopwaitsecs 3s + entrypoint guard 1s
 //	  consul-template          4s  stopwaitsecs 3s + entrypoint guard 1s
 //	  nginx                   12s  stopwaitsecs 11s + entrypoint guard 1s

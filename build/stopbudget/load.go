@@ -19,7 +19,8 @@ import (
 type Tree struct {
 	// Services are docker-compose.yaml's services, by name.
 	Services map[string]Service
-	// Programs are build/config/supervisord/programs/*.conf, by program name.
+	// Programs are build/config/supervisord/programs/*.conf and
+	// engines/*/*.conf, by program name.
 	Programs map[string]Program
 	// GuardSlack is entrypoint.sh's guard_slack_secs: how long past a
 	// program's stopwaitsecs the entrypoint kills the program itself.
@@ -60,12 +61,16 @@ type Program struct {
 	StopWait    time.Duration
 	HasStopWait bool
 	KillAsGroup bool
+	// Engine is the load-balancer engine (engines/<engine>/) whose program
+	// this is, run only when LB_ENGINE names it; "" for programs/.
+	Engine string
 }
 
 // Paths of the files Load reads, relative to the repository root.
 const (
 	ComposeFile      = "docker-compose.yaml"
 	ProgramsDir      = "build/config/supervisord/programs"
+	EnginesDir       = "build/config/supervisord/engines"
 	EntrypointScript = "build/config/supervisord/entrypoint.sh"
 	RunNginxScript   = "build/config/nginx/run-nginx.sh"
 	RunServerScript  = "build/config/consul/run-server.sh"
@@ -183,9 +188,22 @@ func loadPrograms(root string) (map[string]Program, error) {
 	if len(files) == 0 {
 		return nil, fmt.Errorf("%s: no program files", dir)
 	}
+	engineFiles, err := filepath.Glob(filepath.Join(root, EnginesDir, "*", "*.conf"))
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, engineFiles...)
 	sort.Strings(files)
 	programs := map[string]Program{}
 	for _, file := range files {
+		rel, err := filepath.Rel(root, file)
+		if err != nil {
+			return nil, err
+		}
+		engine := ""
+		if filepath.Dir(filepath.Dir(rel)) == EnginesDir {
+			engine = filepath.Base(filepath.Dir(rel))
+		}
 		raw, err := os.ReadFile(file)
 		if err != nil {
 			return nil, err
@@ -200,7 +218,10 @@ func loadPrograms(root string) (map[string]Program, error) {
 				if p != nil {
 					programs[p.Name] = *p
 				}
-				p = &Program{Name: m[1], File: filepath.Join(ProgramsDir, filepath.Base(file))}
+				if _, dup := programs[m[1]]; dup {
+					return nil, fmt.Errorf("%s:%d: program %s is defined twice", file, n+1, m[1])
+				}
+				p = &Program{Name: m[1], File: rel, Engine: engine}
 				continue
 			}
 			key, value, ok := strings.Cut(line, "=")

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -86,8 +87,8 @@ func StartProdHAProxy(t testing.TB, upstreamAddrs []string) *ProdHAProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, a := range upstreamAddrs {
-		if !strings.Contains(string(raw), fmt.Sprintf("    server replica-%d %s\n", i+1, a)) {
+	for _, a := range upstreamAddrs {
+		if !regexp.MustCompile(`(?m)^    server replica-[0-9]+ ` + regexp.QuoteMeta(a) + `$`).Match(raw) {
 			t.Fatalf("load-balancer-haproxy.tpl does not route %s (StartProdHAProxy takes IPv4 host:port addresses); rendered:\n%s", a, raw)
 		}
 	}
@@ -212,6 +213,18 @@ func (h *ProdHAProxy) CheckConfig() error {
 // stdout and stderr. The script always exits 0; any other exit fails the test.
 func (h *ProdHAProxy) Reload(t testing.TB) (stdout, stderr string) {
 	t.Helper()
+	return h.reload(t, filepath.Join(h.Dir, "haproxy.sock"))
+}
+
+// ReloadWithoutRuntimeAPI is Reload with the script's Runtime API socket
+// pointing nowhere, so it takes its fallback: a reload of HAProxy.
+func (h *ProdHAProxy) ReloadWithoutRuntimeAPI(t testing.TB) (stdout, stderr string) {
+	t.Helper()
+	return h.reload(t, filepath.Join(h.Dir, "no-such.sock"))
+}
+
+func (h *ProdHAProxy) reload(t testing.TB, socket string) (stdout, stderr string) {
+	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(RepoRoot(t), "build", "config", "consul-template", "reload-haproxy.sh"))
 	if err != nil {
 		t.Fatal(err)
@@ -219,9 +232,10 @@ func (h *ProdHAProxy) Reload(t testing.TB) (stdout, stderr string) {
 	script := string(raw)
 	for _, r := range []struct{ old, new string }{
 		{"conf=/etc/haproxy/haproxy.cfg\n", "conf=" + h.Conf + "\n"},
-		{"live=/etc/haproxy/load-balancer.cfg\n", "live=" + h.Upstream + "\n"},
+		{"live=/etc/haproxy/conf.d/load-balancer.cfg\n", "live=" + h.Upstream + "\n"},
 		{"good=/tmp/haproxy/load-balancer.cfg.last-good\n", "good=" + filepath.Join(h.Dir, "load-balancer.cfg.last-good") + "\n"},
 		{"pidfile=/tmp/haproxy/haproxy.pid\n", "pidfile=" + filepath.Join(h.Dir, "haproxy.pid") + "\n"},
+		{"socket=/tmp/haproxy/haproxy.sock\n", "socket=" + socket + "\n"},
 		{"$(haproxy -c ", "$(" + HAProxyBin + " -c "},
 	} {
 		if !strings.Contains(script, r.old) {

@@ -8,9 +8,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/consul/api"
 )
 
 // validationBlock is the part of a load-balancer template that decides which
@@ -42,17 +45,25 @@ func TestTemplatesShareValidation(t *testing.T) {
 	}
 }
 
-// checkRenderedHAProxy asserts that rendered routes exactly routed (servers
-// named replica-1..N) and holds each of bad only as its sanitised
-// "# skipped" line.
+// checkRenderedHAProxy asserts that rendered routes exactly routed (slots
+// replica-1..N, sorted by address, each address once, then free slots up to
+// 64) and holds each of bad only as its sanitised "# skipped" line.
 func checkRenderedHAProxy(t *testing.T, rendered string, routed []string, bad []Instance) {
 	t.Helper()
 	var servers []string
-	for i, m := range regexp.MustCompile(`(?m)^ *server (\S+) (\S+)$`).FindAllStringSubmatch(rendered, -1) {
+	slots := regexp.MustCompile(`(?m)^ *server (\S+) (\S+)( disabled)?$`).FindAllStringSubmatch(rendered, -1)
+	for i, m := range slots {
 		if m[1] != fmt.Sprintf("replica-%d", i+1) {
-			t.Errorf("server %d is named %q, expected replica-%d", i+1, m[1], i+1)
+			t.Errorf("slot %d is named %q, expected replica-%d", i+1, m[1], i+1)
 		}
-		servers = append(servers, m[2])
+		if m[3] == "" {
+			servers = append(servers, m[2])
+		} else if m[2] != "127.0.0.1:1" || i < len(routed) {
+			t.Errorf("slot %d: %q, expected a free slot only after the routed ones", i+1, m[0])
+		}
+	}
+	if want := max(64, len(routed)); len(slots) != want {
+		t.Errorf("server slots: expected %d, received %d", want, len(slots))
 	}
 	if !slices.Equal(servers, routed) {
 		t.Errorf("backend servers: expected %q, received %q; rendered:\n%s", routed, servers, rendered)
@@ -73,7 +84,9 @@ func checkRenderedHAProxy(t *testing.T, rendered string, routed []string, bad []
 			}
 			continue
 		}
-		if strings.HasPrefix(strings.TrimSpace(line), "#") {
+		// Comments, and the template's own free slots (its fixed text, no
+		// catalog data).
+		if strings.HasPrefix(strings.TrimSpace(line), "#") || regexp.MustCompile(`^    server replica-[0-9]+ 127\.0\.0\.1:1 disabled$`).MatchString(line) {
 			continue
 		}
 		for _, inst := range bad {
@@ -120,7 +133,7 @@ func checkHAProxyReloadLog(t *testing.T, stdout, stderr string, routed []string,
 	if !slices.Equal(logged, want) {
 		t.Errorf("reload-haproxy.sh's skipped lines:\n  expected %q\n  received %q\nstderr:\n%s", want, logged, stderr)
 	}
-	wantOut := fmt.Sprintf("reload-haproxy: reloaded haproxy with %d hello_server replica(s): %s\n", len(routed), strings.Join(routed, " "))
+	wantOut := fmt.Sprintf("reload-haproxy: haproxy routes to %d hello_server replica(s): %s (Runtime API, no reload)\n", len(routed), strings.Join(routed, " "))
 	if stdout != wantOut {
 		t.Errorf("reload-haproxy.sh stdout:\n  expected %q\n  received %q", wantOut, stdout)
 	}
@@ -136,7 +149,7 @@ func TestHAProxyTemplateRendersOnlyValidInstances(t *testing.T) {
 	valid := []Instance{
 		{Node: "node-a", ID: "hello-a", Address: "10.20.30.41", Port: 7001, Check: "passing"},
 		{Node: "node-b", ID: "hello-b", Address: "192.168.50.2", Port: 65535},
-		// The same address and port twice: two servers, not a name clash.
+		// The same address and port twice: one server, not a name clash.
 		{Node: "node-b2", ID: "hello-b2", Address: "192.168.50.2", Port: 65535},
 	}
 	bad := []Instance{
@@ -170,7 +183,7 @@ func TestHAProxyTemplateRendersOnlyValidInstances(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantRouted := []string{"10.20.30.41:7001", "192.168.50.2:65535", "192.168.50.2:65535"}
+	wantRouted := []string{"10.20.30.41:7001", "192.168.50.2:65535"}
 	checkRenderedHAProxy(t, string(raw), wantRouted, bad)
 	if body, err := getUpstream(h.HealthAddr); err != nil || body != strings.Join(wantRouted, " ")+" \n" {
 		t.Errorf("GET /upstream: expected %q, received %q (%v)", strings.Join(wantRouted, " ")+" \n", body, err)
@@ -179,7 +192,9 @@ func TestHAProxyTemplateRendersOnlyValidInstances(t *testing.T) {
 	checkHAProxyReloadLog(t, stdout, stderr, wantRouted, bad)
 
 	c.RegisterHelloServer(t, Instance{Node: "node-d", ID: "hello-d", Address: "172.16.0.9", Port: 7004, Check: "passing"})
+	// Servers are sorted by address.
 	wantRouted = append(wantRouted, "172.16.0.9:7004")
+	slices.Sort(wantRouted)
 	checkRenderedHAProxy(t, h.Render(t), wantRouted, bad)
 	stdout, stderr = h.Reload(t)
 	checkHAProxyReloadLog(t, stdout, stderr, wantRouted, bad)
@@ -264,20 +279,21 @@ func TestProdHAProxyRuntimeAPI(t *testing.T) {
 	var got []string
 	for _, line := range strings.Split(string(out), "\n") {
 		f := strings.Fields(line)
-		if len(f) > 18 && f[1] == "hello_server" {
+		if len(f) > 18 && f[1] == "hello_server" && f[6] == "0" {
 			got = append(got, f[3]+"="+f[4]+":"+f[18]+" op_state="+f[5])
 		}
 	}
 	want := []string{"replica-1=127.0.0.1:7001 op_state=2", "replica-2=127.0.0.2:7002 op_state=2"}
 	if !slices.Equal(got, want) {
-		t.Errorf("show servers state hello_server: expected %q (2: running), received %q\n%s", want, got, out)
+		t.Errorf("show servers state hello_server, enabled slots: expected %q (2: running), received %q\n%s", want, got, out)
 	}
 }
 
-// Reloads one right after another all take effect: the master re-executes
-// itself on each, and a reload signal that reaches it before it is back
-// would be lost (a clean-clone CI run lost one a second after another).
-// reload-haproxy.sh returns only once the new worker exists. The configs
+// The fallback when the Runtime API fails: reloads one right after another
+// all take effect. The master re-executes itself on each, and a reload
+// signal that reaches it before it is back would be lost (a clean-clone CI
+// run lost one a second after another). reload-haproxy.sh returns only once
+// the new worker exists. The configs
 // are rendered first, then loaded and reloaded as fast as the script
 // allows; the last one must be the one serving.
 func TestHAProxyBackToBackReloadsAllTakeEffect(t *testing.T) {
@@ -295,9 +311,10 @@ func TestHAProxyBackToBackReloadsAllTakeEffect(t *testing.T) {
 		if err := os.WriteFile(h.Upstream, []byte(render), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		stdout, stderr := h.Reload(t)
-		if prefix := fmt.Sprintf("reload-haproxy: reloaded haproxy with %d hello_server replica(s)", i+1); !strings.HasPrefix(stdout, prefix) || stderr != "" {
-			t.Fatalf("reload %d: expected stdout starting %q and no stderr, received %q, %q", i+1, prefix, stdout, stderr)
+		stdout, stderr := h.ReloadWithoutRuntimeAPI(t)
+		want := fmt.Sprintf("reload-haproxy: haproxy routes to %d hello_server replica(s): %s (reloaded)\n", i+1, strings.Join(sortedCopy(want[:i+1]), " "))
+		if stdout != want || !strings.Contains(stderr, "reload-haproxy: changing the servers through the Runtime API failed (above); reloading haproxy instead") {
+			t.Fatalf("reload %d: expected stdout %q and the Runtime API's failure on stderr, received %q, %q", i+1, want, stdout, stderr)
 		}
 	}
 	body := strings.Join(want, " ") + " \n"
@@ -311,4 +328,117 @@ func TestHAProxyBackToBackReloadsAllTakeEffect(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+func sortedCopy(v []string) []string {
+	out := slices.Clone(v)
+	slices.Sort(out)
+	return out
+}
+
+// A change of servers is made through the Runtime API: the worker that
+// serves stays the same (no reload, so no client connection is ended), a
+// new server is added and serves, a server that left is gone or disabled,
+// and /upstream follows; a server that comes back at the same address is
+// enabled again.
+func TestHAProxyServerChangesNeedNoReload(t *testing.T) {
+	c := StartConsul(t)
+	c.RegisterHelloServer(t, Instance{Node: "node-1", ID: "hello-1", Address: "10.20.30.41", Port: 7001})
+	c.RegisterHelloServer(t, Instance{Node: "node-2", ID: "hello-2", Address: "10.20.30.42", Port: 7001})
+	h := StartProdHAProxyLB(t, c, ProdHAProxyTemplate(t))
+	raw, err := os.ReadFile(filepath.Join(h.Dir, "haproxy.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	master := strings.TrimSpace(string(raw))
+	workers := func() []string {
+		var out []string
+		stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+		for _, stat := range stats {
+			raw, err := os.ReadFile(stat)
+			if err != nil {
+				continue
+			}
+			line := string(raw)
+			f := strings.Fields(line[strings.LastIndex(line, ")")+1:])
+			if len(f) > 1 && f[1] == master {
+				out = append(out, strings.Fields(line)[0])
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	before := workers()
+	if len(before) != 1 {
+		t.Fatalf("haproxy's master (pid %s) has workers %v, expected one", master, before)
+	}
+	for _, step := range []struct {
+		what   string
+		change func()
+		want   []string
+	}{
+		{"a third server", func() {
+			c.RegisterHelloServer(t, Instance{Node: "node-3", ID: "hello-3", Address: "10.20.30.43", Port: 7001})
+		}, []string{"10.20.30.41:7001", "10.20.30.42:7001", "10.20.30.43:7001"}},
+		{"the first one leaves", func() {
+			if _, err := c.Client.Catalog().Deregister(&api.CatalogDeregistration{Node: "node-1"}, nil); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{"10.20.30.42:7001", "10.20.30.43:7001"}},
+		{"the first one comes back", func() {
+			c.RegisterHelloServer(t, Instance{Node: "node-1", ID: "hello-1", Address: "10.20.30.41", Port: 7001})
+		}, []string{"10.20.30.41:7001", "10.20.30.42:7001", "10.20.30.43:7001"}},
+	} {
+		step.change()
+		h.Render(t)
+		stdout, stderr := h.Reload(t)
+		want := fmt.Sprintf("reload-haproxy: haproxy routes to %d hello_server replica(s): %s (Runtime API, no reload)\n", len(step.want), strings.Join(step.want, " "))
+		if stdout != want || stderr != "" {
+			t.Fatalf("%s: reload-haproxy.sh: expected stdout %q and no stderr, received %q, %q", step.what, want, stdout, stderr)
+		}
+		if now := workers(); !slices.Equal(now, before) {
+			t.Fatalf("%s: haproxy's workers changed from %v to %v: the change reloaded haproxy", step.what, before, now)
+		}
+		if got := enabledServers(t, h); !slices.Equal(got, step.want) {
+			t.Errorf("%s: enabled servers in the Runtime API: expected %v, received %v", step.what, step.want, got)
+		}
+		if body, err := getUpstream(h.HealthAddr); err != nil || body != strings.Join(step.want, " ")+" \n" {
+			t.Errorf("%s: GET /upstream: expected %q, received %q (%v)", step.what, strings.Join(step.want, " ")+" \n", body, err)
+		}
+	}
+}
+
+// enabledServers lists the addresses of the hello_server slots the Runtime
+// API reports enabled (not in maintenance).
+func enabledServers(t *testing.T, h *ProdHAProxy) []string {
+	t.Helper()
+	conn, err := net.DialTimeout("unix", filepath.Join(h.Dir, "haproxy.sock"), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := conn.Write([]byte("show servers state hello_server\n")); err != nil {
+		t.Fatal(err)
+	}
+	out, err := io.ReadAll(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, line := range strings.Split(string(out), "\n") {
+		// be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state ...
+		f := strings.Fields(line)
+		if len(f) > 18 && f[1] == "hello_server" {
+			admin, err := strconv.Atoi(f[6])
+			if err != nil {
+				t.Fatalf("show servers state: %q", line)
+			}
+			if admin&1 == 0 {
+				names = append(names, f[4]+":"+f[18])
+			}
+		}
+	}
+	slices.Sort(names)
+	return names
 }

@@ -19,7 +19,26 @@ type Config struct {
 	// Echo also serves protos.Echo. Off in production: it exists so tests
 	// can check the load balancer, and it answers whatever a client asks.
 	Echo bool
+	// FlowControl is FlowControlStatic or FlowControlDynamic.
+	FlowControl string
 }
+
+// The -flow-control values. grpc-go's dynamic flow control estimates the
+// bandwidth-delay product with a PING on every data frame it receives while
+// no estimate is in flight; behind nginx, which carries one call per
+// upstream connection, that is a PING (and nginx's PING ACK) and a
+// WINDOW_UPDATE on nearly every call. Static windows send neither; they are
+// large enough for the deployment's messages (the Echo test service's are up
+// to 16 MiB) to flow without waiting on a round trip per 64 KiB.
+const (
+	FlowControlStatic  = "static"
+	FlowControlDynamic = "dynamic"
+	// StaticStreamWindow and StaticConnWindow are the windows of "static":
+	// how much a peer may send on one call, and on one connection, before
+	// the server has read it.
+	StaticStreamWindow = 1 << 20
+	StaticConnWindow   = 16 << 20
+)
 
 // DefaultDrainPeriod covers the deployment's path from "this replica is
 // leaving" to "nginx no longer routes to it": Consul's blocking query wakes
@@ -41,6 +60,8 @@ func ParseConfig(args []string, stderr io.Writer) (Config, error) {
 	fs.BoolVar(&cfg.LogCalls, "log-calls", false, "log every SayHello call")
 	fs.BoolVar(&cfg.Echo, "echo", false,
 		"also serve protos.Echo, the test service the end-to-end suite uses to check the load balancer is transparent")
+	fs.StringVar(&cfg.FlowControl, "flow-control", FlowControlStatic,
+		"HTTP/2 flow control: static (1 MiB per call, 16 MiB per connection; no PING or WINDOW_UPDATE per call) or dynamic (grpc-go's bandwidth estimator)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -61,6 +82,9 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownTimeout < time.Millisecond || c.ShutdownTimeout > 10*time.Minute {
 		errs = append(errs, fmt.Errorf("-shutdown-timeout=%s is invalid: accepted is 1ms to 10m", c.ShutdownTimeout))
+	}
+	if c.FlowControl != FlowControlStatic && c.FlowControl != FlowControlDynamic {
+		errs = append(errs, fmt.Errorf("-flow-control=%q is invalid: accepted is %s or %s", c.FlowControl, FlowControlStatic, FlowControlDynamic))
 	}
 	return errors.Join(errs...)
 }

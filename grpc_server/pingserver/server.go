@@ -35,6 +35,11 @@ func New(cfg Config, hostname string, logf func(string, ...any), opts ...grpc.Se
 		// after, so a caller's own limits win.
 		opts = append([]grpc.ServerOption{grpc.MaxRecvMsgSize(EchoMaxMsgSize), grpc.MaxSendMsgSize(EchoMaxMsgSize)}, opts...)
 	}
+	if cfg.FlowControl != FlowControlDynamic {
+		// Static unless asked otherwise: the zero Config is production's.
+		// Both together: either alone leaves the other window at 64 KiB.
+		opts = append([]grpc.ServerOption{grpc.StaticStreamWindowSize(StaticStreamWindow), grpc.StaticConnWindowSize(StaticConnWindow)}, opts...)
+	}
 	s := &Server{GRPC: grpc.NewServer(opts...), Health: health.NewServer(), cfg: cfg, logf: logf}
 	protos.RegisterPingServer(s.GRPC, &Ping{Hostname: hostname, LogCalls: cfg.LogCalls})
 	healthpb.RegisterHealthServer(s.GRPC, s.Health)

@@ -25,12 +25,5 @@ wait {
   max = "1s"
 }
 
-template {
-  source          = "/etc/consul-template/load-balancer.tpl"
-  destination     = "/etc/nginx/conf.d/load-balancer.conf"
-  perms           = 0644
-  # Validates the render, then reloads nginx gracefully; it always exits 0
-  # because a failing command would make consul-template exit.
-  command         = "/etc/consul-template/reload-nginx.sh"
-  command_timeout = "30s"
-}
+# The template and its reload command are the engine's: nginx.hcl or
+# haproxy.hcl, loaded after this file by LB_ENGINE (consul-template.conf).

@@ -1,6 +1,6 @@
 # Rendered by consul-template from the passing hello_server instances in
 # Consul, for HAProxy (LB_ENGINE=haproxy). Do not edit
-# /etc/haproxy/load-balancer.cfg: the next change in Consul overwrites it.
+# /etc/haproxy/conf.d/load-balancer.cfg: the next change in Consul overwrites it.
 # HAProxy loads it after haproxy.cfg, which holds everything else.
 #
 # Which instances are routed is decided exactly as in load-balancer.tpl
@@ -32,16 +32,31 @@
 {{- end }}
 {{- $routed := scratch.MapValues "routed" }}
 
-# The servers, named by position: HAProxy refuses two servers of one name,
-# and Consul may hold two instances with the same address and port. With no
-# server, haproxy.cfg's frontend answers every call with gRPC status 14
-# UNAVAILABLE (nbsrv(hello_server) is 0).
+# The servers: one slot per routed address (Consul may hold two instances
+# with the same address and port; each address is one server, sorted), then
+# free slots up to 64, disabled at a placeholder address. reload-haproxy.sh
+# moves the running HAProxy to a new render through its Runtime API, without
+# a reload: it points free slots at new replicas and disables the slots of
+# replicas that left. Slots are servers of the config, not servers added at
+# run time, because HAProxy 2.6 keeps no idle connections to an added server
+# (measured: a new connection per call, a third of the calls per second).
+# With no server enabled, haproxy.cfg's frontend answers every call with
+# gRPC status 14 UNAVAILABLE (nbsrv(hello_server) is 0).
+{{- range $routed }}{{ scratch.MapSet "servers" . . }}{{ end }}
+{{- $servers := scratch.MapValues "servers" }}
 backend hello_server from hello_server
-{{- range $i, $addr := $routed }}
+{{- range $i, $addr := $servers }}
     server replica-{{ add $i 1 }} {{ $addr }}
+{{- end }}
+{{- if lt (len $servers) 64 }}
+{{- range $i := loop (len $servers) 64 }}
+    server replica-{{ add $i 1 }} 127.0.0.1:1 disabled
+{{- end }}
 {{- end }}
 
 # The servers as one line, which haproxy.cfg's 8080 frontend serves at
-# /upstream: what this worker routes to, as nginx's $hello_server_upstream.
+# /upstream: what HAProxy routes to, as nginx's $hello_server_upstream.
+# reload-haproxy.sh sets it through the Runtime API when it changes the
+# servers without a reload; a HAProxy that starts or reloads reads it here.
 global
-    set-var proc.hello_server_upstream str("{{- range $routed }}{{ . }} {{ end -}}")
+    set-var proc.hello_server_upstream str("{{- range $servers }}{{ . }} {{ end -}}")

@@ -48,8 +48,14 @@ upstream hello_server {
     server 127.0.0.1:7777 down;
 {{- end }}
 
-    # Reuse upstream connections instead of opening one per call.
-    keepalive 64;
+    # Reuse upstream connections instead of opening one per call. nginx
+    # carries one call at a time on each upstream connection, so it needs as
+    # many connections as calls in flight; with fewer kept idle (nginx's
+    # example value, 64), every call above that many opened and closed a
+    # connection. 1024 is nginx.conf's http2_max_concurrent_streams: one
+    # client's calls in flight. An idle connection costs the replica its
+    # read and write buffers (grpc-go's default: 32 KiB each).
+    keepalive 1024;
     keepalive_requests 1000000;
     keepalive_timeout 60s;
 }

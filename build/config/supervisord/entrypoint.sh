@@ -16,11 +16,48 @@ conf=/etc/supervisord/supervisord.conf
 ctl() { /usr/local/bin/supervisord ctl -s unix:///tmp/supervisord.sock "$@"; }
 log() { echo "entrypoint: $*"; }
 
+# The load balancer's image holds more than one engine, each with its
+# program in engines/<engine>/; LB_ENGINE picks the one that runs (the image
+# sets nginx) and supervisord.conf includes it. Nothing starts when it names
+# no engine of the image.
+engines_dir=/etc/supervisord/engines
+program_files=$(echo /etc/supervisord/programs/*.conf)
+other_engine_programs=
+if [ -d "$engines_dir" ]; then
+    engines=$(ls "$engines_dir" | tr '\n' ' ' | sed 's/ $//')
+    engine=${LB_ENGINE:-}
+    case "$engine" in
+        "" | *[!a-z0-9_-]*) valid=no ;;
+        *) case " $engines " in *" $engine "*) valid=yes ;; *) valid=no ;; esac ;;
+    esac
+    if [ "$valid" != yes ]; then
+        echo "entrypoint: LB_ENGINE=\"$engine\" is invalid: accepted is one of this image's load-balancer engines: $engines" >&2
+        exit 2
+    fi
+    program_files="$program_files $(echo "$engines_dir/$engine"/*.conf)"
+    for other in $engines; do
+        [ "$other" = "$engine" ] && continue
+        other_engine_programs="$other_engine_programs $(sed -n 's/^\[program:\([^]]*\)\].*/\1/p' "$engines_dir/$other"/*.conf | tr '\n' ' ')"
+    done
+    log "LB_ENGINE=$engine"
+fi
+
 # SUPERVISORD_STOP_ORDER must name every configured program exactly once: a
 # program left out would be stopped at the same time as the others, a typo
-# would never be stopped in order. Nothing starts when it is wrong.
-programs=$(sed -n 's/^\[program:\([^]]*\)\].*/\1/p' /etc/supervisord/programs/*.conf | sort | tr '\n' ' ' | sed 's/ $//')
-listed=$(printf '%s\n' ${SUPERVISORD_STOP_ORDER:-} | sort | tr '\n' ' ' | sed 's/ $//')
+# would never be stopped in order. It may also name the programs of the
+# engines LB_ENGINE did not pick (one order serves every engine); those are
+# left out of the stop. Nothing starts when it is wrong.
+# shellcheck disable=SC2086
+programs=$(sed -n 's/^\[program:\([^]]*\)\].*/\1/p' $program_files | sort | tr '\n' ' ' | sed 's/ $//')
+stop_order=
+for program in ${SUPERVISORD_STOP_ORDER:-}; do
+    case " $other_engine_programs " in
+        *" $program "*) ;;
+        *) stop_order="$stop_order $program" ;;
+    esac
+done
+stop_order=${stop_order# }
+listed=$(printf '%s\n' $stop_order | sort | tr '\n' ' ' | sed 's/ $//')
 if [ "$listed" != "$programs" ]; then
     echo "entrypoint: SUPERVISORD_STOP_ORDER=\"${SUPERVISORD_STOP_ORDER:-}\" is invalid: accepted is each of this image's supervisord programs ($programs) exactly once, in the order they must stop" >&2
     exit 2
@@ -36,7 +73,8 @@ guard_slack_secs=1
 # A program's stopwaitsecs from its programs/*.conf (supervisord's default,
 # 10, when it sets none).
 stopwaitsecs_of() {
-    secs=$(sed -n "/^\[program:$1\]/,/^\[/ s/^stopwaitsecs=\([0-9][0-9]*\).*/\1/p" /etc/supervisord/programs/*.conf | head -n 1)
+    # shellcheck disable=SC2086
+    secs=$(sed -n "/^\[program:$1\]/,/^\[/ s/^stopwaitsecs=\([0-9][0-9]*\).*/\1/p" $program_files | head -n 1)
     echo "${secs:-10}"
 }
 
@@ -79,8 +117,8 @@ stop_program() {
 
 stop_in_order() {
     trap '' TERM INT
-    log "received a stop signal; stopping in order: $SUPERVISORD_STOP_ORDER"
-    for program in $SUPERVISORD_STOP_ORDER; do
+    log "received a stop signal; stopping in order: $stop_order"
+    for program in $stop_order; do
         stop_program "$program"
     done
     # Nothing is left running. shutdown exits 0 (a SIGTERM would make
