@@ -72,11 +72,11 @@ func (b *Bench) Markdown() string {
 		g := b.GhzScale[e]
 		return fmt.Sprintf("%d of %d (%.0f calls/s)", g.Failed, g.Calls, g.CallsPerSecond)
 	}))
-	fmt.Fprintf(&w, "| the same: reloads, and failed calls after each | %s |\n", perEngine(func(e string) string {
+	fmt.Fprintf(&w, "| the same: changes of servers (nginx: reloads; HAProxy: Runtime API), and failed calls after each | %s |\n", perEngine(func(e string) string {
 		g := b.GhzScale[e]
-		return fmt.Sprintf("%d reloads: %v", len(g.PerReload), g.PerReload)
+		return fmt.Sprintf("%d changes: %v", len(g.PerReload), g.PerReload)
 	}))
-	fmt.Fprintf(&w, "| the same: failed calls per reload | %s |\n", perEngine(func(e string) string {
+	fmt.Fprintf(&w, "| the same: failed calls per change | %s |\n", perEngine(func(e string) string {
 		g := b.GhzScale[e]
 		if len(g.PerReload) == 0 {
 			return "-"
@@ -103,7 +103,7 @@ func (b *Bench) Markdown() string {
 	fmt.Fprintf(&w, "| image sizes | %s |\n", strings.Join(sizes, ", "))
 	for _, e := range Engines {
 		fmt.Fprintf(&w, "\nEach scale-up with %s, from the new replica's server listening (medians in the last row):\n\n", e)
-		fmt.Fprintf(&w, "| scale-up | registered in Consul | %s reloaded with it | first routed call |\n|---|---|---|---|\n", e)
+		fmt.Fprintf(&w, "| scale-up | registered in Consul | %s routes to it (logged) | first routed call |\n|---|---|---|---|\n", e)
 		var registered, reloaded []time.Duration
 		for i, st := range b.RoutingSteps[e] {
 			registered, reloaded = append(registered, st.Registered), append(reloaded, st.LBReloaded)
