@@ -174,6 +174,9 @@ compose-v1-package:
 e2e: tools compose-v1-package # @HELP runs the end-to-end suite against the real compose deployment (follows the README)
 	go test -count=1 -tags e2e -timeout 80m -v ./build/e2e/
 
+# BENCH_FLAGS go to build/bench, e.g. BENCH_FLAGS="-steps=ghz-scale" for one
+# step (go run ./build/bench -h lists the flags).
+BENCH_FLAGS ?=
 .PHONY: bench
 bench: tools # @HELP benchmarks the deployment and writes build/bench/results.md and a PNG plot
-	go run ./build/bench -out build/bench
+	go run ./build/bench -out build/bench $(BENCH_FLAGS)

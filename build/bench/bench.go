@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/grpc-lb/nginx-consul/build/testenv"
@@ -39,6 +41,8 @@ type Bench struct {
 	// not retry transparently; LBAddr is the load balancer's published
 	// address on this host, which it calls.
 	Ghz, LBAddr string
+	// Steps are the keys of the steps to run (StepKeys); nil runs them all.
+	Steps map[string]bool
 
 	// engine is the LB_ENGINE, and flowControl the replicas'
 	// GRPC_SERVER_FLOW_CONTROL, every compose command runs with.
@@ -83,23 +87,73 @@ func (b *Bench) Run(keep bool) error {
 			_, _ = run("make", "down")
 		}()
 	}
-	steps := []struct {
-		name string
-		f    func() error
-	}{
-		{"idle memory and image sizes", b.measureMemory},
-		{"throughput: direct, nginx and HAProxy -> 1 and -> 3, at 50 and 200 in flight; nginx before issue #10", b.measurePaths},
-		{"time from listening to first routed call, per engine", b.measureFirstRouted},
-		{"failed calls while scaling 2 -> 5 -> 2 under load (grpc_client, nginx)", b.measureScaleLoad},
-		{"failed calls per reload while scaling 2 -> 5 -> 2 -> 5 under ghz, per engine", b.measureGhzScale},
-	}
-	for _, s := range steps {
+	for _, s := range b.steps() {
+		if b.Steps != nil && !b.Steps[s.key] {
+			continue
+		}
 		logf("%s", s.name)
 		if err := s.f(); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
 	}
 	return b.useEngine("nginx", 1)
+}
+
+// step is one part of the benchmark; key names it for -steps.
+type step struct {
+	key, name string
+	f         func() error
+}
+
+func (b *Bench) steps() []step {
+	return []step{
+		{"memory", "idle memory and image sizes", b.measureMemory},
+		{"paths", "throughput: direct, nginx and HAProxy -> 1 and -> 3, at 50 and 200 in flight; nginx before issue #10", b.measurePaths},
+		{"first-routed", "time from listening to first routed call, per engine", b.measureFirstRouted},
+		{"scale-load", "failed calls while scaling 2 -> 5 -> 2 under load (grpc_client, nginx)", b.measureScaleLoad},
+		{"ghz-scale", "failed calls per reload while scaling 2 -> 5 -> 2 -> 5 under ghz, per engine", b.measureGhzScale},
+	}
+}
+
+// StepKeys are the accepted values of -steps, in the order they run.
+func StepKeys() []string {
+	var keys []string
+	for _, s := range (&Bench{}).steps() {
+		keys = append(keys, s.key)
+	}
+	return keys
+}
+
+// ParseSteps reads -steps: "all", or a comma-separated list of StepKeys.
+func ParseSteps(v string) (map[string]bool, error) {
+	if v == "all" {
+		return nil, nil
+	}
+	accepted := StepKeys()
+	set := map[string]bool{}
+	for _, k := range strings.Split(v, ",") {
+		if !slices.Contains(accepted, k) {
+			return nil, fmt.Errorf("-steps=%q is invalid: %q is not a step; accepted is all, or a comma-separated list of %s", v, k, strings.Join(accepted, ", "))
+		}
+		set[k] = true
+	}
+	return set, nil
+}
+
+// ParseEngines reads -engines, for a partial run (steps not nil) that
+// leaves out the throughput paths, which compare both engines in each round.
+func ParseEngines(v string, steps map[string]bool) ([]string, error) {
+	if steps == nil || steps["paths"] {
+		return nil, fmt.Errorf("-engines=%q needs -steps without paths: a full run and the throughput paths measure both engines (%s)", v, strings.Join(Engines, ", "))
+	}
+	var engines []string
+	for _, e := range strings.Split(v, ",") {
+		if !slices.Contains(Engines, e) || slices.Contains(engines, e) {
+			return nil, fmt.Errorf("-engines=%q is invalid: accepted is one or both of %s, comma-separated, each once", v, strings.Join(Engines, ", "))
+		}
+		engines = append(engines, e)
+	}
+	return engines, nil
 }
 
 // measurePaths interleaves every path in every round, so a noisy moment on

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/grpc-lb/nginx-consul/grpc_client/stats"
 )
 
 // measureFirstRouted scales 1 -> 2 and back ScaleUps times under a light
@@ -20,6 +22,10 @@ func (b *Bench) measureFirstRouted() error {
 		if err := b.measureFirstRoutedNow(); err != nil {
 			return fmt.Errorf("%s: %w", e, err)
 		}
+		d := b.FirstRouted[e]
+		logf("%s: listening -> first routed call over %d scale-ups: p50 %s, p95 %s (%s)", e, len(d),
+			stats.Percentile(d, 0.5).Round(time.Millisecond), stats.Percentile(d, 0.95).Round(time.Millisecond),
+			withinTarget(stats.Percentile(d, 0.95), FirstRoutedTarget))
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/grpc-lb/nginx-consul/build/compose"
@@ -21,11 +22,28 @@ func main() {
 	duration := flag.Duration("duration", 8*time.Second, "length of each throughput run")
 	scaleUps := flag.Int("scale-ups", 10, "scale-ups timed for the time to first routed call, per engine")
 	keep := flag.Bool("keep", false, "leave the deployment running afterwards")
+	stepsFlag := flag.String("steps", "all", "the steps to run: all, or a comma-separated list of "+strings.Join(StepKeys(), ", ")+
+		"; a partial run logs its measurements and writes no results.md")
+	enginesFlag := flag.String("engines", strings.Join(Engines, ","),
+		"the engines that first-routed, ghz-scale and scale-load measure in a partial run: nginx, haproxy or both, comma-separated")
 	flag.StringVar(&clientCPUs, "client-cpus", "1", "CPUs the load generator may use in the throughput runs (docker run --cpus; empty: no limit)")
 	flag.Parse()
 	if *rounds < 1 || *duration < time.Second || *scaleUps < 1 {
 		fmt.Fprintln(os.Stderr, "bench: -rounds and -scale-ups must be at least 1, -duration at least 1s")
 		os.Exit(2)
+	}
+	steps, err := ParseSteps(*stepsFlag)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		os.Exit(2)
+	}
+	if *enginesFlag != strings.Join(Engines, ",") {
+		engines, err := ParseEngines(*enginesFlag, steps)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+			os.Exit(2)
+		}
+		Engines = engines
 	}
 	// Run from the repository root (make bench): the Compose that make up uses.
 	c, err := compose.Find(".")
@@ -38,10 +56,14 @@ func main() {
 		port = "5000"
 	}
 	b := &Bench{Compose: c.Args, Rounds: *rounds, Duration: *duration, ScaleUps: *scaleUps,
-		Ghz: filepath.Join("bin", "ghz"), LBAddr: "127.0.0.1:" + port}
+		Ghz: filepath.Join("bin", "ghz"), LBAddr: "127.0.0.1:" + port, Steps: steps}
 	if err := b.Run(*keep); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		os.Exit(1)
+	}
+	if steps != nil {
+		fmt.Println("bench: a partial run (-steps): its measurements are in the log above; results.md is not written")
+		return
 	}
 	md := filepath.Join(*out, "results.md")
 	png := filepath.Join(*out, "scale-event.png")

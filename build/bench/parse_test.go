@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -102,6 +103,37 @@ func TestWithinTarget(t *testing.T) {
 	} {
 		if got := withinTarget(c.d, FirstRoutedTarget); got != c.want {
 			t.Errorf("withinTarget(%s): expected %q, received %q", c.d, c.want, got)
+		}
+	}
+}
+
+func TestParseSteps(t *testing.T) {
+	if s, err := ParseSteps("all"); err != nil || s != nil {
+		t.Errorf(`ParseSteps("all"): expected every step (nil), received %v (err %v)`, s, err)
+	}
+	s, err := ParseSteps("first-routed,ghz-scale")
+	if err != nil || len(s) != 2 || !s["first-routed"] || !s["ghz-scale"] {
+		t.Errorf(`ParseSteps("first-routed,ghz-scale"): expected those two, received %v (err %v)`, s, err)
+	}
+	for _, bad := range []string{"", "ghz", "paths,", "all,paths"} {
+		_, err := ParseSteps(bad)
+		if err == nil || !strings.Contains(err.Error(), "-steps=") || !strings.Contains(err.Error(), "ghz-scale") {
+			t.Errorf("ParseSteps(%q): expected an error naming -steps and the accepted steps, received %v", bad, err)
+		}
+	}
+}
+
+func TestParseEngines(t *testing.T) {
+	partial := map[string]bool{"ghz-scale": true}
+	if e, err := ParseEngines("nginx", partial); err != nil || len(e) != 1 || e[0] != "nginx" {
+		t.Errorf(`ParseEngines("nginx"): expected [nginx], received %v (err %v)`, e, err)
+	}
+	for _, c := range []struct {
+		v     string
+		steps map[string]bool
+	}{{"nginx", nil}, {"nginx", map[string]bool{"paths": true}}, {"envoy", partial}, {"nginx,nginx", partial}, {"", partial}} {
+		if _, err := ParseEngines(c.v, c.steps); err == nil || !strings.Contains(err.Error(), "-engines=") {
+			t.Errorf("ParseEngines(%q, %v): expected an error naming -engines, received %v", c.v, c.steps, err)
 		}
 	}
 }

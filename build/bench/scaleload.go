@@ -79,7 +79,9 @@ func (b *Bench) measureGhzScale() error {
 			done <- result{rep, err}
 		}()
 		time.Sleep(3 * time.Second)
+		var scaled []string
 		for _, n := range []int{5, 2, 5} {
+			scaled = append(scaled, fmt.Sprintf("to %d at +%s", n, time.Since(started).Round(time.Millisecond)))
 			if err := b.useEngine(e, n); err != nil {
 				return err
 			}
@@ -105,6 +107,11 @@ func (b *Bench) measureGhzScale() error {
 				reloads = append(reloads, at)
 			}
 		}
+		var at []string
+		for _, r := range reloads {
+			at = append(at, "+"+r.Sub(started).Round(time.Millisecond).String())
+		}
+		logf("%s: scaled %s; the load balancer's changes at %s", e, strings.Join(scaled, ", "), strings.Join(at, ", "))
 		s := ghzload.Summarize(r.rep, reloads...)
 		g := GhzScale{Calls: s.Calls, Failed: s.Failed, CallsPerSecond: s.CallsPerSecond, Errors: s.Errors}
 		for _, w := range s.Windows[1:] {

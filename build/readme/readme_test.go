@@ -55,3 +55,20 @@ func TestMakeTargetsMatchMakeHelp(t *testing.T) {
 		t.Fatalf("README.md's make targets differ from `make help`:\n--- README\n%s--- make help\n%s", block, help)
 	}
 }
+
+// The README's quiescence ("still for 500 ms (at most 1 s)") is
+// consul-template's wait block: the time a new replica waits to be routed,
+// and what decides how many reloads a scale event costs.
+func TestQuiescenceMatchesConsulTemplate(t *testing.T) {
+	hcl := regexp.MustCompile(`(?s)\nwait \{\s*min = "(\d+)ms"\s*max = "(\d+)s"\s*\}`).FindStringSubmatch(repoFile(t, "build/config/consul-template/consul-template.hcl"))
+	if hcl == nil {
+		t.Fatal(`consul-template.hcl has no wait { min = "Nms" max = "Ns" } block`)
+	}
+	readme := regexp.MustCompile(`has been still for (\d+) ms \(at most (\d+) s\)`).FindStringSubmatch(repoFile(t, "README.md"))
+	if readme == nil {
+		t.Fatal(`README.md says no "has been still for N ms (at most N s)"`)
+	}
+	if readme[1] != hcl[1] || readme[2] != hcl[2] {
+		t.Fatalf("consul-template's wait: consul-template.hcl has min %s ms, max %s s; README.md says %s ms, at most %s s", hcl[1], hcl[2], readme[1], readme[2])
+	}
+}
