@@ -191,6 +191,7 @@ func TestLoadRejectsUnwrittenBudgets(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
 			copyFile(t, root, dir, ComposeFile)
+			copyFile(t, root, dir, ComposeOverride)
 			copyFile(t, root, dir, EntrypointScript)
 			copyFile(t, root, dir, RunNginxScript)
 			copyFile(t, root, dir, RunServerScript)

@@ -68,7 +68,10 @@ type Program struct {
 
 // Paths of the files Load reads, relative to the repository root.
 const (
-	ComposeFile      = "docker-compose.yaml"
+	ComposeFile = "docker-compose.yaml"
+	// ComposeOverride is what only Compose reads (build:, depends_on);
+	// Compose merges it into ComposeFile, service by service.
+	ComposeOverride  = "docker-compose.override.yaml"
 	ProgramsDir      = "build/config/supervisord/programs"
 	EnginesDir       = "build/config/supervisord/engines"
 	EntrypointScript = "build/config/supervisord/entrypoint.sh"
@@ -111,8 +114,7 @@ type composeService struct {
 	} `yaml:"build"`
 }
 
-func loadCompose(root string) (map[string]Service, error) {
-	path := filepath.Join(root, ComposeFile)
+func readComposeServices(path string) (map[string]composeService, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -126,6 +128,42 @@ func loadCompose(root string) (map[string]Service, error) {
 	if len(compose.Services) == 0 {
 		return nil, fmt.Errorf("%s: no services", path)
 	}
+	return compose.Services, nil
+}
+
+// loadCompose reads ComposeFile merged with ComposeOverride the way Compose
+// merges them: a setting in the override replaces the base's.
+func loadCompose(root string) (map[string]Service, error) {
+	path := filepath.Join(root, ComposeFile)
+	base, err := readComposeServices(path)
+	if err != nil {
+		return nil, err
+	}
+	overridePath := filepath.Join(root, ComposeOverride)
+	override, err := readComposeServices(overridePath)
+	if err != nil {
+		return nil, err
+	}
+	for name, o := range override {
+		cs, ok := base[name]
+		if !ok {
+			return nil, fmt.Errorf("%s: services.%s is not a service of %s: the override only adds Compose's settings to them", overridePath, name, ComposeFile)
+		}
+		if o.StopGracePeriod != "" {
+			cs.StopGracePeriod = o.StopGracePeriod
+		}
+		if o.Entrypoint != nil {
+			cs.Entrypoint = o.Entrypoint
+		}
+		if o.Init {
+			cs.Init = true
+		}
+		if o.Build.Dockerfile != "" {
+			cs.Build = o.Build
+		}
+		base[name] = cs
+	}
+	compose := struct{ Services map[string]composeService }{base}
 	services := map[string]Service{}
 	names := make([]string, 0, len(compose.Services))
 	for name := range compose.Services {
