@@ -94,6 +94,25 @@ logs: # @HELP follows the logs of every service
 ps: # @HELP lists the deployment's containers and their health
 	@$(compose) ps
 
+##@ Docker Swarm (README, More than one host)
+# build/swarm/swarm.sh does the work; its header lists the settings
+# (SWARM_DOCKER_HOSTS: the other nodes, where the images are loaded).
+.PHONY: swarm-up
+swarm-up: images secrets # @HELP deploys the stack on this swarm (makes a single-node swarm if there is none); REPLICAS=2 hello_server replicas
+	build/swarm/swarm.sh up
+
+.PHONY: swarm-scale
+swarm-scale: # @HELP scales the stack's hello_server to N replicas (make swarm-scale N=5)
+	build/swarm/swarm.sh scale $(N)
+
+.PHONY: swarm-down
+swarm-down: # @HELP removes the stack and its volumes, and leaves a swarm that swarm-up made; keeps the secrets
+	build/swarm/swarm.sh down
+
+.PHONY: swarm-ui
+swarm-ui: # @HELP forwards the stack's Consul UI to 127.0.0.1:8500 on this node (Swarm does not publish it)
+	build/swarm/swarm.sh ui
+
 ##@ Development
 .PHONY: tools
 tools: $(addprefix $(BIN)/,$(TOOL_BINS)) # @HELP builds consul, consul-template, supervisord, grpcurl, grpc-health-probe, ghz, docker-compose into bin/

@@ -24,19 +24,24 @@ var (
 )
 
 // composeSetting is the variable's value from the environment, else its
-// default in docker-compose.yaml (`${NAME:-default}`). A variable the compose
-// file does not read is a bug in the suite: it panics with the name.
+// default in the compose files (`${NAME:-default}`; the published ports are
+// in docker-compose.override.yaml). A variable the compose files do not read
+// is a bug in the suite: it panics with the name.
 func composeSetting(name string) string {
 	if v := os.Getenv(name); v != "" {
 		return v
 	}
-	raw, err := os.ReadFile(filepath.Join(repoRoot(), "docker-compose.yaml"))
-	if err != nil {
-		panic(err)
+	var raw []byte
+	for _, file := range []string{"docker-compose.yaml", "docker-compose.override.yaml"} {
+		b, err := os.ReadFile(filepath.Join(repoRoot(), file))
+		if err != nil {
+			panic(err)
+		}
+		raw = append(raw, b...)
 	}
 	m := regexp.MustCompile(`\$\{` + regexp.QuoteMeta(name) + `:-([^}]*)\}`).FindSubmatch(raw)
 	if m == nil {
-		panic(fmt.Sprintf("docker-compose.yaml has no ${%s:-default}", name))
+		panic(fmt.Sprintf("docker-compose.yaml and docker-compose.override.yaml have no ${%s:-default}", name))
 	}
 	return string(m[1])
 }

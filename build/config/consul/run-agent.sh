@@ -14,7 +14,9 @@ case "${CONSUL_NODE_PREFIX:-}" in
         exit 2
         ;;
 esac
-exec /usr/local/bin/consul agent \
+. /etc/consul/bind-network.sh
+bind=$(consul_bind_flag) || exit 2
+exec /usr/local/bin/consul agent ${bind:+"$bind"} \
     -config-file=/etc/consul/agent.hcl \
     -config-file=/run/secrets/consul-gossip.hcl \
     -config-file=/run/secrets/consul-agent-token.hcl \

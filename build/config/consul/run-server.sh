@@ -32,7 +32,31 @@ running() {
 
 # The secrets: the gossip key, and this server's management and agent
 # tokens (server.hcl names the TLS files), mounted by compose.
-/usr/local/bin/consul agent -config-file=/etc/consul/server.hcl \
+. /etc/consul/bind-network.sh
+bind=$(consul_bind_flag) || exit 2
+# The healthcheck's setting (server-healthy.sh), refused here at start
+# rather than as a healthcheck that fails for good.
+case "${CONSUL_SERVER_HEALTHY_WHEN:-leader}" in
+    leader | answering) ;;
+    *)
+        echo "run-consul-server: CONSUL_SERVER_HEALTHY_WHEN=\"$CONSUL_SERVER_HEALTHY_WHEN\" is invalid: accepted is leader (the default) or answering" >&2
+        exit 2
+        ;;
+esac
+# The other two servers, by service name. Not this one: a join that reaches
+# only itself counts as done, and Consul stops retrying. Under Swarm the
+# others are in DNS only once their tasks are healthy, seconds after this
+# one may have started, so a list with itself in it could leave each server
+# alone for good.
+set --
+for server in consul-server-1 consul-server-2 consul-server-3; do
+    [ "$server" = "$(hostname)" ] || set -- "$@" "-retry-join=$server"
+done
+if [ $# != 2 ]; then
+    echo "run-consul-server: the hostname \"$(hostname)\" is invalid: accepted is consul-server-1, consul-server-2 or consul-server-3 (docker-compose.yaml sets it)" >&2
+    exit 2
+fi
+/usr/local/bin/consul agent ${bind:+"$bind"} "$@" -config-file=/etc/consul/server.hcl \
     -config-file=/run/secrets/consul-gossip.hcl -config-file=/run/secrets/consul-acl.hcl &
 consul=$!
 stopping=0

@@ -1,5 +1,6 @@
-# One of the three Consul servers. They find each other by their compose
-# service names and elect a leader once all three are there.
+# One of the three Consul servers. They find each other by their service
+# names (run-server.sh joins the other two) and elect a leader once all
+# three are there.
 #
 # Secure by default (README, Security): ACLs deny what no token allows,
 # gossip is encrypted, and RPC between agents is TLS that both sides verify.
@@ -8,7 +9,6 @@
 # and agent tokens), made by build/scripts/secrets.sh.
 server           = true
 bootstrap_expect = 3
-retry_join       = ["consul-server-1", "consul-server-2", "consul-server-3"]
 retry_interval   = "1s"
 data_dir         = "/var/lib/consul"
 datacenter       = "dc1"
