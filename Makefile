@@ -153,6 +153,7 @@ check: protoc-packages # @HELP gofmt, go vet (also of the e2e suite), tidy go.mo
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	go vet ./...
 	go vet -tags e2e ./build/e2e/
+	go vet -tags e2e,swarmnodes ./build/e2e/
 	build/scripts/check-generated.sh
 
 # Host packages the targets install themselves (as root with apt-get), or
@@ -192,6 +193,13 @@ compose-v1-package:
 .PHONY: e2e
 e2e: tools compose-v1-package # @HELP runs the end-to-end suite against the real compose deployment (follows the README)
 	go test -count=1 -tags e2e -timeout 80m -v ./build/e2e/
+
+# The stack on a swarm of three Docker daemons on this machine, each in its
+# own network namespace (build/swarm/nodes.sh; needs root, iproute2 and
+# nsenter): TestSwarmThreeNodes, README "More than one host".
+.PHONY: swarm-e2e
+swarm-e2e: tools # @HELP runs the three-node swarm scenarios on this machine (three dockerds in network namespaces; as root)
+	go test -count=1 -tags e2e,swarmnodes -timeout 60m -run 'TestSwarmThreeNodes$$' -v ./build/e2e/
 
 # BENCH_FLAGS go to build/bench, e.g. BENCH_FLAGS="-steps=ghz-scale" for one
 # step (go run ./build/bench -h lists the flags).

@@ -27,6 +27,8 @@ type Deployment struct {
 	compose compose.Command // every command runs in its environment, so make and the scripts run this Compose too
 	client  string          // the grpc_client binary
 	engine  engine          // the load balancer's engine; LB_ENGINE is in compose's environment
+	// swarmNodes are the daemons of build/swarm/nodes.sh (make swarm-e2e only).
+	swarmNodes []swarmNode
 }
 
 func repoRoot() string {

@@ -58,6 +58,32 @@ func TestSwarm(t *testing.T) {
 	d.Step("swarm 2: three Consul servers, each bound to its address on the overlay (%s)", swarmSubnet)
 	d.requireSwarmRaftPeers(t)
 
+	d.Step("swarm 2b: only the load balancer publishes a port (5000, host mode); make swarm-ui forwards the Consul UI to 127.0.0.1")
+	d.requireSwarmPorts(t)
+	d.mustRun(2*time.Minute, "make", "swarm-ui")
+	eventually(t, 30*time.Second, "the Consul UI through make swarm-ui", uiAnswers)
+	ui := consulClient(t)
+	eventually(t, 30*time.Second, "the UI token sees the 2 replicas passing", func() error {
+		passing, err := passingHostnames(ui, "hello_server")
+		if err != nil {
+			return err
+		}
+		if want := slices.Sorted(slices.Values(hosts)); !slices.Equal(passing, want) {
+			return fmt.Errorf("passing hello_server instances %v, want %v", passing, want)
+		}
+		return nil
+	})
+
+	d.Step("swarm 2c: consul-server-2 moved to a new task (a new address): it rejoins, three healthy servers")
+	oldPeers := d.swarmRaftPeers(t)
+	d.Docker("service", "update", "--detach=false", "--quiet", "--force", swarmStack+"_consul-server-2")
+	waitConsulHealthy(t, ui, 90*time.Second)
+	if newPeers := d.swarmRaftPeers(t); slices.Equal(oldPeers, newPeers) {
+		fmt.Printf("consul-server-2's new task has its old address again: peers %v\n", newPeers)
+	} else {
+		fmt.Printf("raft peers before %v, after %v\n", oldPeers, newPeers)
+	}
+
 	d.Step("swarm 3: make swarm-scale N=5, N=2 under load: 0 failed calls")
 	load := d.StartLoad(t, "-c=50", "-rate=2000")
 	for _, n := range []int{5, 2} {
@@ -109,6 +135,11 @@ func TestSwarm(t *testing.T) {
 	d.requireSwarmGone(t, swarmBefore)
 }
 
+// swarmNode is one daemon of build/swarm/nodes.sh (TestSwarmThreeNodes).
+type swarmNode struct{ name, host, ip string }
+
+func (n swarmNode) String() string { return n.name + "@" + n.ip }
+
 // swarmHostnames are the hostnames of this node's running hello_server tasks.
 func (d *Deployment) swarmHostnames(t *testing.T) []string {
 	t.Helper()
@@ -137,6 +168,39 @@ func (d *Deployment) swarmTaskField(t *testing.T, format string) []string {
 		}
 	}
 	return values
+}
+
+// requireSwarmPorts checks that the only published port of the stack is
+// the load balancer's 5000, in host mode: the Consul UI is on no address of
+// the node (make swarm-ui forwards it to 127.0.0.1).
+func (d *Deployment) requireSwarmPorts(t *testing.T) {
+	t.Helper()
+	for _, name := range strings.Fields(d.Docker("service", "ls", "--format", "{{.Name}}", "--filter", "label=com.docker.stack.namespace="+swarmStack)) {
+		ports := d.Docker("service", "inspect", "--format", "{{range .Endpoint.Ports}}{{.PublishMode}}:{{.PublishedPort}}->{{.TargetPort}} {{end}}", name)
+		want := ""
+		if name == swarmStack+"_load-balancer" {
+			want = "host:5000->5000"
+		}
+		if ports != want {
+			t.Errorf("service %s publishes %q, expected %q", name, ports, want)
+		}
+	}
+}
+
+// swarmRaftPeers are the raft peers consul-server-1 reports, sorted.
+func (d *Deployment) swarmRaftPeers(t *testing.T) []string {
+	t.Helper()
+	server := strings.Fields(d.Docker("ps", "-q", "--filter", "label=com.docker.swarm.service.name="+swarmStack+"_consul-server-1"))
+	if len(server) != 1 {
+		t.Fatalf("consul-server-1: %d running tasks on this node, want 1", len(server))
+	}
+	var peers []string
+	out := d.Docker("exec", server[0], "wget", "-q", "-T", "2", "-O", "-", "http://127.0.0.1:8500/v1/status/peers")
+	if err := json.Unmarshal([]byte(out), &peers); err != nil {
+		t.Fatalf("/v1/status/peers: %v: %s", err, out)
+	}
+	slices.Sort(peers)
+	return peers
 }
 
 // requireSwarmRaftPeers checks that the raft configuration has three

@@ -158,17 +158,32 @@ scale() {
 }
 
 down() {
+  local label="label=com.docker.stack.namespace=$stack"
+  # make swarm-ui's forward is attached to the stack's network.
+  docker rm -f "${stack}-ui" >/dev/null 2>&1 || true
   if docker stack ls --format '{{.Name}}' 2>/dev/null | grep -qx "$stack"; then
     say "docker stack rm $stack"
-    docker stack rm "$stack" >/dev/null
+    # It removes the services at once, but not a network that tasks still
+    # draining (up to their 30 s grace period) are attached to; those are
+    # removed below once the tasks have stopped.
+    docker stack rm "$stack" >/dev/null 2>&1 || say "docker stack rm left what tasks still stopping use; removing it once they stop"
   fi
-  # stack rm returns before the containers and the network are gone.
   local deadline=$((SECONDS + 120))
-  while [[ -n "$(docker ps -aq --filter "label=com.docker.stack.namespace=$stack")$(docker network ls -q --filter "label=com.docker.stack.namespace=$stack")" ]]; do
-    ((SECONDS < deadline)) || fail "the stack's containers or network are still there after 120 s"
+  while [[ -n "$(docker ps -aq --filter "$label")" ]]; do
+    ((SECONDS < deadline)) || fail "the stack's containers are still there after 120 s: docker ps -a --filter $label"
     sleep 1
   done
-  docker rm -f "${stack}-ui" >/dev/null 2>&1 || true
+  if [[ "$(docker info --format '{{.Swarm.LocalNodeState}}')" == active ]]; then
+    local left
+    left="$(docker secret ls -q --filter "$label")"
+    [[ -z "$left" ]] || docker secret rm $left >/dev/null
+    left="$(docker network ls -q --filter "$label")"
+    [[ -z "$left" ]] || docker network rm $left >/dev/null
+  fi
+  while [[ -n "$(docker network ls -q --filter "$label")" ]]; do
+    ((SECONDS < deadline)) || fail "the stack's network is still there after 120 s: docker network ls --filter $label"
+    sleep 1
+  done
   local host volumes
   for host in "" ${SWARM_DOCKER_HOSTS:-}; do
     volumes="$(docker ${host:+-H "$host"} volume ls -q --filter "label=com.docker.stack.namespace=$stack")"
