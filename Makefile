@@ -181,6 +181,7 @@ test: e2e-setting tools check proxy-packages # @HELP runs every test: unit, inte
 .PHONY: e2e-setting
 e2e-setting:
 	@[[ "$(E2E)" == run || "$(E2E)" == skip ]] || { echo "make test: E2E=\"$(E2E)\" is invalid: accepted is run (the default) or skip"; exit 2; }
+	@[[ "$(E2E)" == skip ]] || $(MAKE) swarm-nodes-needs
 	@[[ "$(E2E)" == skip ]] || docker info >/dev/null 2>&1 || { \
 	  echo "make test: the Docker engine is not reachable (docker info failed), so the end-to-end suite cannot run: start Docker, or run E2E=skip make test to leave it out"; exit 1; }
 
@@ -190,9 +191,24 @@ compose-v1-package:
 	@[[ " $${E2E_COMPOSE:-v1 v2} " != *" v1 "* ]] || build/scripts/host-packages.sh \
 	  "the end-to-end suite's README steps under Compose v1 (E2E_COMPOSE=v2 leaves them out)" docker-compose=docker-compose
 
+# The three-node swarm scenarios (TestSwarmThreeNodes, build tag swarmnodes)
+# are part of make e2e unless E2E_SWARM_NODES=skip: they start Docker daemons
+# in network namespaces (build/swarm/nodes.sh), which needs root, ip and
+# nsenter.
+E2E_SWARM_NODES ?= run
+comma := ,
+e2e_tags := e2e$(if $(filter run,$(E2E_SWARM_NODES)),$(comma)swarmnodes)
+
 .PHONY: e2e
-e2e: tools compose-v1-package # @HELP runs the end-to-end suite against the real compose deployment (follows the README)
-	go test -count=1 -tags e2e -timeout 80m -v ./build/e2e/
+e2e: swarm-nodes-needs tools compose-v1-package # @HELP runs the end-to-end suite against the real compose deployment (follows the README), then on Swarm
+	go test -count=1 -tags $(e2e_tags) -timeout 85m -v ./build/e2e/
+	@[[ "$(E2E_SWARM_NODES)" == run ]] || echo "make e2e: passed; the three-node swarm scenarios did NOT run (E2E_SWARM_NODES=skip)"
+
+.PHONY: swarm-nodes-needs
+swarm-nodes-needs:
+	@[[ "$(E2E_SWARM_NODES)" == run || "$(E2E_SWARM_NODES)" == skip ]] || { echo "make e2e: E2E_SWARM_NODES=\"$(E2E_SWARM_NODES)\" is invalid: accepted is run (the default) or skip"; exit 2; }
+	@[[ "$(E2E_SWARM_NODES)" == skip ]] || (( $$(id -u) == 0 )) || { echo "make e2e: the three-node swarm scenarios start Docker daemons in network namespaces and need root: run as root, or E2E_SWARM_NODES=skip to leave them out"; exit 1; }
+	@[[ "$(E2E_SWARM_NODES)" == skip ]] || build/scripts/host-packages.sh "the three-node swarm scenarios (network namespaces and veths: ip; entering them: nsenter)" ip=iproute2 nsenter=util-linux
 
 # The stack on a swarm of three Docker daemons on this machine, each in its
 # own network namespace (build/swarm/nodes.sh; needs root, iproute2 and

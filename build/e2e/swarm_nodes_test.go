@@ -50,7 +50,7 @@ func TestSwarmThreeNodes(t *testing.T) {
 
 	d.Step("nodes 2: swarm.sh up on node 1 with 6 replicas (what make swarm-up runs after building)")
 	deployed := time.Now()
-	if out, err := d.runEnv(10*time.Minute, []string{"DOCKER_HOST=" + nodes[0].host, "REPLICAS=6"}, "build/swarm/swarm.sh", "up"); err != nil {
+	if out, err := d.runEnv(10*time.Minute, []string{"DOCKER_HOST=" + nodes[0].host, fmt.Sprintf("REPLICAS=%d", nodesReplicas)}, "build/swarm/swarm.sh", "up"); err != nil {
 		t.Fatalf("swarm.sh up on node 1: %v\n%s", err, out)
 	}
 	fmt.Printf("deployed and routed in %s\n", time.Since(deployed).Round(time.Second))
@@ -88,6 +88,13 @@ func TestSwarmThreeNodes(t *testing.T) {
 	eventually(t, 60*time.Second, "replicas on node 3 again", func() error {
 		if reps := d.replicasByNode(t)[2]; len(reps) == 0 {
 			return fmt.Errorf("no replica on node 3")
+		}
+		return nil
+	})
+	// The update returns once the new tasks run; the old ones drain then.
+	eventually(t, 60*time.Second, fmt.Sprintf("%d replicas after the rebalance, the old ones drained", nodesReplicas), func() error {
+		if all := allHostnames(d.replicasByNode(t)); len(all) != nodesReplicas {
+			return fmt.Errorf("%d running: %v", len(all), all)
 		}
 		return nil
 	})
@@ -148,6 +155,9 @@ func (d *Deployment) nodeDockerErr(i int, timeout time.Duration, args ...string)
 	out, err := runWithin(cmd, timeout, nil)
 	return strings.TrimSpace(out), err
 }
+
+// nodesReplicas is the stack's number of hello_server replicas: two a node.
+const nodesReplicas = 6
 
 // swarmReplica is a running hello_server task: its hostname (what it
 // answers) and its address on the overlay (what the upstream lists).
@@ -295,7 +305,11 @@ func (d *Deployment) nodeFailure(t *testing.T, n int, how string, servers [][]st
 	if len(victims) == 0 {
 		t.Fatalf("node %d runs no replica to lose", n)
 	}
-	total := len(allHostnames(d.replicasByNode(t)))
+	total := nodesReplicas
+	leaderBefore, _ := d.inContainer(1, servers[0][0], "wget", "-q", "-T", "2", "-O", "-", "http://127.0.0.1:8500/v1/status/leader")
+	leaderBefore = strings.Trim(leaderBefore, "\"")
+	lostServer := d.tasksOn(n, servers[n-1][0], `{{(index .NetworkSettings.Networks "`+swarmStack+`_default").IPAddress}}`)
+	lostLeader := len(lostServer) == 1 && leaderBefore == lostServer[0]+":8300"
 	load := d.StartLoad(t, "-host="+d.swarmNodes[0].ip, "-c=20", "-rate=500")
 	time.Sleep(2 * time.Second) // let the load reach every replica before the failure
 	at := time.Now()
@@ -344,8 +358,8 @@ func (d *Deployment) nodeFailure(t *testing.T, n int, how string, servers [][]st
 	time.Sleep(5 * time.Second) // calls keep flowing to the new replicas for a while
 	s := load.Stop(t)
 	late := failedStartedAfter(s, at.Add(5*time.Second))
-	fmt.Printf("node %d %s: its %d replicas out of node 1's upstream after %s; leader %s %s after; %d replicas routed again after %s; %d of %d calls failed, %d of them started 5 s or more after (codes %v)\n",
-		n, how, len(victims), left.Round(100*time.Millisecond), leader, leaderAt.Round(100*time.Millisecond), total,
+	fmt.Printf("node %d %s: its %d replicas out of node 1's upstream after %s; leader %s before (on node %d: %v), %s %s after; %d replicas routed again after %s; %d of %d calls failed, %d of them started 5 s or more after (codes %v)\n",
+		n, how, len(victims), left.Round(100*time.Millisecond), leaderBefore, n, lostLeader, leader, leaderAt.Round(100*time.Millisecond), total,
 		replaced.Round(100*time.Millisecond), s.Failed, s.Calls, late, s.Codes)
 	if s.Calls == 0 {
 		t.Fatalf("node %d %s: the load client made no calls", n, how)
