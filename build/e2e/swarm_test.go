@@ -40,6 +40,17 @@ func TestSwarm(t *testing.T) {
 		}
 	})
 
+	d.Step("swarm 0b: make swarm-up refuses while a container of the compose project runs (they share port 5000), and changes nothing")
+	composeContainer := d.Docker("run", "-d", "--label", "com.docker.compose.project=grpclb", "--entrypoint", "sleep", image("base"), "600")
+	out, err := d.run(10*time.Minute, "make", "swarm-up")
+	d.Docker("rm", "-f", composeContainer)
+	if want := "the compose deployment is running on this engine (it holds port 5000): make down first"; err == nil || !strings.Contains(out, want) {
+		t.Fatalf("make swarm-up with the compose project running: %v; expected it to fail with %q:\n%s", err, want, out)
+	}
+	if state := d.Docker("info", "--format", "{{.Swarm.LocalNodeState}}"); state != swarmBefore {
+		t.Fatalf("the refused make swarm-up changed this engine's swarm state from %q to %q", swarmBefore, state)
+	}
+
 	d.Step("swarm 1: make swarm-up, then one call through :5000")
 	d.mustRun(30*time.Minute, "make", "swarm-up")
 	hosts := d.swarmHostnames(t)

@@ -14,7 +14,7 @@ case "${CONSUL_NODE_PREFIX:-}" in
         exit 2
         ;;
 esac
-. /etc/consul/bind-network.sh
+. "$(dirname "$0")/bind-network.sh"
 bind=$(consul_bind_flag) || exit 2
 exec /usr/local/bin/consul agent ${bind:+"$bind"} \
     -config-file=/etc/consul/agent.hcl \

@@ -32,7 +32,7 @@ running() {
 
 # The secrets: the gossip key, and this server's management and agent
 # tokens (server.hcl names the TLS files), mounted by compose.
-. /etc/consul/bind-network.sh
+. "$(dirname "$0")/bind-network.sh"
 bind=$(consul_bind_flag) || exit 2
 # The healthcheck's setting (server-healthy.sh), refused here at start
 # rather than as a healthcheck that fails for good.
