@@ -220,3 +220,23 @@ func TestCheckPidsWithPrefix(t *testing.T) {
 		t.Errorf("no master in the listing, received %v", got)
 	}
 }
+
+func TestCheckEstablishedTo(t *testing.T) {
+	// A client agent at 10.231.0.12: connected to 10.231.0.5:8300 twice and
+	// to 10.231.0.3:8300; a closed (06, TIME_WAIT) one to 10.231.0.4:8300;
+	// one to 10.231.0.5:8301 (serf); its API listening on 127.0.0.1:8500.
+	table := `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:2134 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0000000000000000 100 0 0 10 0
+   1: 0C00E70A:A1B2 0500E70A:206C 01 00000000:00000000 02:000A7B2C 00000000     0        0 2 1 0000000000000000 20 4 30 10 -1
+   2: 0C00E70A:A1B3 0500E70A:206C 01 00000000:00000000 02:000A7B2C 00000000     0        0 3 1 0000000000000000 20 4 30 10 -1
+   3: 0C00E70A:A1B4 0300E70A:206C 01 00000000:00000000 02:000A7B2C 00000000     0        0 4 1 0000000000000000 20 4 30 10 -1
+   4: 0C00E70A:A1B5 0400E70A:206C 06 00000000:00000000 03:00001770 00000000     0        0 0 3 0000000000000000
+   5: 0C00E70A:A1B6 0500E70A:206D 01 00000000:00000000 02:000A7B2C 00000000     0        0 5 1 0000000000000000 20 4 30 10 -1
+`
+	if got := establishedTo(table, 8300); !slices.Equal(got, []string{"10.231.0.3", "10.231.0.5"}) {
+		t.Errorf("establishedTo(8300): received %v, want [10.231.0.3 10.231.0.5]", got)
+	}
+	if got := establishedTo(table, 8500); len(got) != 0 {
+		t.Errorf("establishedTo(8500): received %v, want none (only a listener)", got)
+	}
+}

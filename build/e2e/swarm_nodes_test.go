@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -317,6 +318,15 @@ func (d *Deployment) nodeFailure(t *testing.T, n int, how string, servers [][]st
 	lostLeader := len(lostServer) == 1 && leaderBefore == lostServer[0]+":8300"
 	load := d.StartLoad(t, "-host="+d.swarmNodes[0].ip, "-c=20", "-rate=500")
 	time.Sleep(2 * time.Second) // let the load reach every replica before the failure
+	// Which servers node 1's load balancer agent holds RPC connections to
+	// (only the agent there talks to port 8300): the hard case is the lost
+	// server among them, its queries stranded on a host that never answers.
+	tcp, err := d.inContainer(1, "load-balancer", "cat", "/proc/net/tcp")
+	if err != nil {
+		t.Fatalf("node 1's load balancer: /proc/net/tcp: %v: %s", err, tcp)
+	}
+	agentServers := establishedTo(tcp, 8300)
+	fmt.Printf("node 1's load balancer agent is connected to servers %v; node %d's server is at %v\n", agentServers, n, lostServer)
 	at := time.Now()
 	d.mustRunEnv(2*time.Minute, nil, "build/swarm/nodes.sh", how, fmt.Sprint(n))
 	var left time.Duration
@@ -363,8 +373,9 @@ func (d *Deployment) nodeFailure(t *testing.T, n int, how string, servers [][]st
 	time.Sleep(5 * time.Second) // calls keep flowing to the new replicas for a while
 	s := load.Stop(t)
 	late := failedStartedAfter(s, at.Add(5*time.Second))
-	fmt.Printf("node %d %s: its %d replicas out of node 1's upstream after %s; leader %s before (on node %d: %v), %s %s after; %d replicas routed again after %s; %d of %d calls failed, %d of them started 5 s or more after (codes %v)\n",
-		n, how, len(victims), left.Round(100*time.Millisecond), leaderBefore, n, lostLeader, leader, leaderAt.Round(100*time.Millisecond), total,
+	fmt.Printf("node %d %s: its %d replicas out of node 1's upstream after %s; node 1's load balancer agent connected to servers %v (to node %d's: %v); leader %s before (on node %d: %v), %s %s after; %d replicas routed again after %s; %d of %d calls failed, %d of them started 5 s or more after (codes %v)\n",
+		n, how, len(victims), left.Round(100*time.Millisecond), agentServers, n, len(lostServer) == 1 && slices.Contains(agentServers, lostServer[0]),
+		leaderBefore, n, lostLeader, leader, leaderAt.Round(100*time.Millisecond), total,
 		replaced.Round(100*time.Millisecond), s.Failed, s.Calls, late, s.Codes)
 	if s.Calls == 0 {
 		t.Fatalf("node %d %s: the load client made no calls", n, how)

@@ -6,6 +6,17 @@ retry_join     = ["consul-server-1", "consul-server-2", "consul-server-3"]
 retry_interval = "1s"
 data_dir       = "/var/lib/consul"
 datacenter     = "dc1"
+# consul-template's health queries go to a server as blocking RPCs, each
+# with a deadline (its 5 s wait plus rpc_hold_timeout, 7 s), after which the
+# agent tries another server. The streaming backend (Consul's default)
+# instead holds one subscription on one server and keeps it until the
+# connection dies: when that server's host vanished from the network (a cut
+# cable), the subscription stayed until yamux's 30 s keepalive failed, and
+# the load balancer routed to the lost host's replicas 37 s after the cut
+# (make swarm-e2e, node 3 cut while node 1's load balancer agent was
+# subscribed to node 3's server).
+use_streaming_backend = false
+
 # Only the container's own programs (registrar, consul-template) use the API.
 client_addr = "127.0.0.1"
 ports {
