@@ -106,3 +106,32 @@ func TestSomeTriesTimedOutThroughProductionNginx(t *testing.T) {
 		t.Errorf("Unary with a timing-out and a refusing replica: expected Unavailable \"2 hello_server replica(s) known; every try failed (upstream status ...)\", received %s %q", st.Code(), st.Message())
 	}
 }
+
+// A call is tried on every replica the upstream lists before it fails: with
+// the first four of five refusing (a host whose replicas are gone but not
+// yet out of Consul), every call reaches the fifth, whichever replica
+// nginx's round robin starts it at. With nginx's 3 tries, the calls started
+// at the first or second refusing replica failed.
+func TestEveryReplicaIsTriedThroughProductionNginx(t *testing.T) {
+	live := testenv.StartPingServer(t, "live-replica")
+	nginx := testenv.StartProdNginx(t, []string{testenv.ClosedAddr(t), testenv.ClosedAddr(t), testenv.ClosedAddr(t), testenv.ClosedAddr(t), live.Addr})
+	conn := testenv.Dial(t, nginx.Addr)
+	client := protos.NewPingClient(conn)
+	// Round robin starts each call at the next replica, per worker: 40
+	// calls start at every replica of every worker several times.
+	const calls = 40
+	var failed []string
+	for i := 0; i < calls; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		reply, err := client.SayHello(ctx, &protos.PingMessage{})
+		cancel()
+		if err != nil {
+			failed = append(failed, status.Convert(err).Message())
+		} else if want := "Hello from live-replica."; reply.GetGreeting() != want {
+			t.Fatalf("call %d: expected %q, received %q", i, want, reply.GetGreeting())
+		}
+	}
+	if len(failed) > 0 {
+		t.Errorf("%d of %d calls failed with 4 of 5 replicas refusing; first: %q", len(failed), calls, failed[0])
+	}
+}

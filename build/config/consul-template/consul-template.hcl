@@ -15,8 +15,9 @@ consul {
 }
 
 # Each blocking query lasts at most 5 s (consul-template's default is 60 s).
-# The local agent sends it to one server and waits for that long plus
-# Consul's rpc_hold_timeout (7 s) before it tries another. A server whose
+# The local agent sends it to one server as an RPC (not from a streaming
+# subscription: agent.hcl, use_streaming_backend) and waits for that long
+# plus Consul's rpc_hold_timeout (7 s) before it tries another. A server whose
 # host vanished from the network (a cut cable, not a stopped container)
 # never answers or closes, so with 60 s the load balancer went on routing to
 # the lost host's replicas for as long as yamux's 30 s keepalive: measured on
