@@ -85,7 +85,7 @@ func TestSwarmThreeNodes(t *testing.T) {
 	d.mustRunEnv(time.Minute, nil, "build/swarm/nodes.sh", "reconnect", "3")
 	reconnected := time.Now()
 	d.waitNodesReady(t, 3, 120*time.Second)
-	// 56-85 s measured (node 3's server task is restarted, then autopilot
+	// 56-86 s measured (node 3's server task is restarted, then autopilot
 	// waits for it to be stable): about twice the slowest.
 	d.waitAutopilotHealthy(t, servers, 180*time.Second)
 	fmt.Printf("node 3 Ready and Consul healthy with 3 servers %s after the reconnect\n", time.Since(reconnected).Round(time.Second))
