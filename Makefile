@@ -162,9 +162,11 @@ check: protoc-packages # @HELP gofmt, go vet (also of the e2e suite), tidy go.mo
 protoc-packages:
 	@build/scripts/host-packages.sh "the generated-code check (protoc, and the well-known types echo.proto imports)" \
 	  protoc=protobuf-compiler /usr/include/google/protobuf/duration.proto=libprotobuf-dev
+# The integration tests run the images' nginx and HAProxy (Debian's release
+# in build/scripts/debian.env) from a root engine-root.sh makes once in .cache/.
 proxy-packages:
-	@build/scripts/host-packages.sh "the integration tests, which run a real nginx and a real HAProxy (and socat, for HAProxy's Runtime API)" \
-	  nginx=nginx-light /usr/sbin/haproxy=haproxy socat=socat
+	@build/scripts/host-packages.sh "the integration tests (socat, for HAProxy's Runtime API)" socat=socat
+	@build/scripts/engine-root.sh
 
 ##@ Tests
 # E2E=skip runs everything but the end-to-end suite, and says so last.

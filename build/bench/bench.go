@@ -52,15 +52,19 @@ type Bench struct {
 	// NginxBefore is nginx -> 3 replicas with the settings before issue
 	// #10 (replicas with dynamic flow control, keepalive 64), measured in
 	// the same rounds as the matching Paths.
-	NginxBefore  []*Path
-	FirstRouted  map[string][]time.Duration // per engine: server listening -> first routed call, per scale-up
-	RoutingSteps map[string][]RoutingSteps  // the same scale-ups, step by step
-	ScaleLoad    loadclient.Summary
-	ScaleEvents  []ScaleEvent // when each scale command started, for the plot
-	GhzScale     map[string]GhzScale
-	Memory       []ContainerMemory
-	ImageSizes   map[string]int64
-	Started      time.Time
+	NginxBefore []*Path
+	// HAProxyMultiplexed is HAProxy -> 3 replicas multiplexing calls on its
+	// connections to them (haproxy.cfg without tune.h2.be.max-concurrent-streams
+	// 1, as before issue #19), measured in the same rounds.
+	HAProxyMultiplexed []*Path
+	FirstRouted        map[string][]time.Duration // per engine: server listening -> first routed call, per scale-up
+	RoutingSteps       map[string][]RoutingSteps  // the same scale-ups, step by step
+	ScaleLoad          loadclient.Summary
+	ScaleEvents        []ScaleEvent // when each scale command started, for the plot
+	GhzScale           map[string]GhzScale
+	Memory             []ContainerMemory
+	ImageSizes         map[string]int64
+	Started            time.Time
 }
 
 // ScaleEvent marks a scale command on the plot.
@@ -168,6 +172,7 @@ func (b *Bench) measurePaths() error {
 	direct := map[int]*Path{}
 	lb := map[string]map[int]*Path{}
 	before := map[int]*Path{}
+	multiplexed := map[int]*Path{}
 	for _, c := range Concurrencies {
 		direct[c] = path("client -> replica (direct)", "", 1, c)
 	}
@@ -185,6 +190,8 @@ func (b *Bench) measurePaths() error {
 	for _, c := range Concurrencies {
 		before[c] = &Path{Name: "client -> nginx -> 3 replicas, before #10 (dynamic flow control, keepalive 64)", Engine: "nginx", Replicas: 3, Concurrency: c}
 		b.NginxBefore = append(b.NginxBefore, before[c])
+		multiplexed[c] = &Path{Name: "client -> haproxy -> 3 replicas, calls multiplexed on backend connections (before #19)", Engine: "haproxy", Replicas: 3, Concurrency: c}
+		b.HAProxyMultiplexed = append(b.HAProxyMultiplexed, multiplexed[c])
 	}
 	for round := 1; round <= b.Rounds; round++ {
 		order := Engines
@@ -229,6 +236,11 @@ func (b *Bench) measurePaths() error {
 					return err
 				}
 			}
+			if e == "haproxy" {
+				if err := b.measureHAProxyMultiplexed(round, multiplexed); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	return b.useEngine("nginx", 1)
@@ -255,6 +267,22 @@ func (b *Bench) measureNginxBefore(round int, before map[int]*Path) error {
 		return fmt.Errorf("the runs of the settings before #10 are void: %w", err)
 	}
 	return b.setFlowControl("static", 3)
+}
+
+// measureHAProxyMultiplexed measures HAProxy -> 3 replicas with calls
+// multiplexed on its backend connections: haproxy.cfg without its one-call
+// limit, HAProxy reloaded; the production file is put back and HAProxy
+// reloaded again afterwards.
+func (b *Bench) measureHAProxyMultiplexed(round int, multiplexed map[int]*Path) error {
+	if err := b.setHAProxyOneCallPerConnection(false); err != nil {
+		return err
+	}
+	for _, c := range Concurrencies {
+		if err := b.measureRun(round, multiplexed[c], "load-balancer", 5000); err != nil {
+			return err
+		}
+	}
+	return b.setHAProxyOneCallPerConnection(true)
 }
 
 // measureRun runs the load generator against host:port once, at the path's

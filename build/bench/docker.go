@@ -218,3 +218,40 @@ func clientStop(name string, cmd *exec.Cmd, out *bytes.Buffer) (loadclient.Summa
 	}
 	return s, nil
 }
+
+// haproxyConf is the load balancer's HAProxy config; haproxyOneCall its
+// line that limits a backend connection to one call at a time.
+const (
+	haproxyConf    = "/etc/haproxy/haproxy.cfg"
+	haproxyOneCall = "    tune.h2.be.max-concurrent-streams 1"
+)
+
+// setHAProxyOneCallPerConnection removes (on false) or restores (on true)
+// haproxyOneCall in the running load balancer, reloads HAProxy and waits
+// until the worker of the old config has exited.
+func (b *Bench) setHAProxyOneCallPerConnection(on bool) error {
+	lb, err := b.serviceIDs("load-balancer")
+	if err != nil || len(lb) != 1 {
+		return fmt.Errorf("load-balancer container %v: %v", lb, err)
+	}
+	edit := fmt.Sprintf(`cp %[1]s /tmp/haproxy.cfg.bench && grep -qx '%[2]s' %[1]s && sed -i '/^%[2]s$/d' %[1]s`, haproxyConf, haproxyOneCall)
+	if on {
+		edit = fmt.Sprintf(`cp /tmp/haproxy.cfg.bench %[1]s && grep -qx '%[2]s' %[1]s`, haproxyConf, haproxyOneCall)
+	}
+	logf("HAProxy with one call per backend connection: %v", on)
+	script := edit + ` && kill -USR2 "$(cat /tmp/haproxy/haproxy.pid)"`
+	if _, err := run("docker", "exec", lb[0], "sh", "-c", script); err != nil {
+		return err
+	}
+	// The master and one worker: the old worker has exited.
+	return testenv.Poll(30*time.Second, 100*time.Millisecond, func() error {
+		out, err := run("docker", "exec", lb[0], "sh", "-c", `for p in /proc/[0-9]*; do tr '\0' ' ' < $p/cmdline 2>/dev/null; echo; done | grep -c '^/usr/sbin/haproxy '`)
+		if err != nil && strings.TrimSpace(out) == "" {
+			return err
+		}
+		if n := strings.TrimSpace(out); n != "2" {
+			return fmt.Errorf("%s haproxy processes, expected the master and one worker", n)
+		}
+		return nil
+	})
+}

@@ -22,7 +22,7 @@ func (b *Bench) Markdown() string {
 	fmt.Fprintf(&w, "Measured %s on %d cores by `make bench`: the same load generator (`grpc_client -c 50` or `-c 200`, `-connections 4`, %s per run, in a container on the compose network, CPUs: %s) for every path, %d interleaved rounds (the engines take turns going first), medians shown. CPU per call: the load generator's own count, the load balancer's and the replicas' containers (cgroups), and the whole machine (every core's busy time, including the kernel's network work, which no container is charged for).\n\n",
 		b.Started.UTC().Format("2006-01-02 15:04 UTC"), runtime.NumCPU(), b.Duration, cpus, b.Rounds)
 	fmt.Fprintf(&w, "| path | in flight | calls/s | p50 ms | p99 ms | failed | vs direct | client µs/call | LB µs/call | replicas µs/call | machine µs/call |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
-	for _, p := range append(append([]*Path{}, b.Paths...), b.NginxBefore...) {
+	for _, p := range append(append(append([]*Path{}, b.Paths...), b.NginxBefore...), b.HAProxyMultiplexed...) {
 		fmt.Fprintf(&w, "| %s | %d | %.0f | %.2f | %.2f | %d | %.2fx | %s | %s | %s | %s |\n", p.Name, p.Concurrency, median(p.Runs, rps),
 			median(p.Runs, func(s loadclient.Summary) float64 { return s.P50Ms }),
 			median(p.Runs, func(s loadclient.Summary) float64 { return s.P99Ms }), failedOf(p), b.vsDirect(p),
@@ -32,7 +32,7 @@ func (b *Bench) Markdown() string {
 			medianCPU(p.CPU, func(c CPUPerCall) time.Duration { return c.Machine }))
 	}
 	fmt.Fprintf(&w, "\nPer round (calls/s):")
-	for _, p := range append(append([]*Path{}, b.Paths...), b.NginxBefore...) {
+	for _, p := range append(append(append([]*Path{}, b.Paths...), b.NginxBefore...), b.HAProxyMultiplexed...) {
 		var rs []string
 		for _, r := range p.Runs {
 			rs = append(rs, fmt.Sprintf("%.0f", r.CallsPerSecond))
@@ -55,6 +55,9 @@ func (b *Bench) Markdown() string {
 		}},
 		{"HAProxy -> 3 / nginx -> 3 (load balancer CPU per call)", func(c int) string {
 			return ratio(b.lbCPU(b.find("haproxy", 3, c)), b.lbCPU(b.find("nginx", 3, c)))
+		}},
+		{"HAProxy -> 3, one call per backend connection / multiplexed, before #19 (calls/s)", func(c int) string {
+			return ratio(b.rate(b.find("haproxy", 3, c)), b.rate(findConcurrency(b.HAProxyMultiplexed, c)))
 		}},
 	} {
 		fmt.Fprintf(&w, "| %s | %s | %s |\n", r.what, r.f(50), r.f(200))
@@ -129,8 +132,11 @@ func (b *Bench) find(engine string, n, c int) *Path {
 }
 
 // findBefore is nginx -> 3 with the settings before #10, at c in flight.
-func (b *Bench) findBefore(c int) *Path {
-	for _, p := range b.NginxBefore {
+func (b *Bench) findBefore(c int) *Path { return findConcurrency(b.NginxBefore, c) }
+
+// findConcurrency is the path of paths at c in flight (nil if none).
+func findConcurrency(paths []*Path, c int) *Path {
+	for _, p := range paths {
 		if p.Concurrency == c {
 			return p
 		}

@@ -24,8 +24,11 @@ func TestResilience(t *testing.T) {
 
 // resilience brings d up, runs every scenario against it and tears it down.
 func resilience(t *testing.T, d *Deployment) {
-	// The replicas also serve protos.Echo, the transparency checks' service.
+	// The replicas also serve protos.Echo, the transparency checks' service,
+	// with grpc-go's default flow control, as a stock server (TestREADME
+	// runs the project's default).
 	t.Setenv("GRPC_SERVER_ECHO", "true")
+	t.Setenv("GRPC_SERVER_FLOW_CONTROL", defaultFlowControl)
 	// Registered before make up, so a failed start still dumps the logs and
 	// tears down.
 	t.Cleanup(func() {
@@ -36,10 +39,11 @@ func resilience(t *testing.T, d *Deployment) {
 			t.Errorf("make down during cleanup: %v\n%s", err, out)
 		}
 	})
-	d.Step("R0: LB_ENGINE=%s make up (replicas with the Echo test service), scale to 3", d.engine.name)
+	d.Step("R0: LB_ENGINE=%s make up (replicas with the Echo test service and grpc-go's default flow control), scale to 3", d.engine.name)
 	d.mustRun(45*time.Minute, "make", "up")
 	d.requireEngine(t)
 	d.routedTo(t, time.Minute, d.ScaleTo(t, 3))
+	d.requireFlowControl(t, defaultFlowControl)
 
 	scenarios := []struct {
 		name string
@@ -47,6 +51,7 @@ func resilience(t *testing.T, d *Deployment) {
 	}{
 		{"R1: scaling 2 -> 5 -> 2 -> 5 under load, zero failed calls", scalingUnderLoad},
 		{"RJ: scaling 2 -> 5 -> 2 -> 5 under ghz (no transparent retries) at unlimited rate: HAProxy zero failed calls, nginx's counted per reload", scalingUnderGhz},
+		{"RK: after the scaling runs, 6 x 2,000 large calls to one replica, stuck and canceled streams: no failed or slow call", largeCallsAfterScaling},
 		{"R2: a replica stopping drains in order, zero failed calls", scaleDownDrains},
 		{"R3: 60 s of sustained load, zero failed calls", sustainedLoad},
 		{"R4: the engine reloads under load, same and new config, zero failed calls", engineReloads},

@@ -15,9 +15,11 @@ set -o errexit -o nounset -o pipefail
 
 DEFAULT_GO_IMAGE="golang:1.26-alpine"
 DEFAULT_RUNTIME_IMAGE="alpine:3.22"
-LOCAL_DEBIAN="grpc-lb/debian:bookworm-local"
-LOCAL_RUNTIME="grpc-lb/runtime:bookworm-local"
-SUITE="bookworm"
+# shellcheck source=debian.env
+source "$(dirname "$0")/debian.env"
+SUITE="$DEBIAN_SUITE"
+LOCAL_DEBIAN="grpc-lb/debian:$SUITE-local"
+LOCAL_RUNTIME="grpc-lb/runtime:$SUITE-local"
 CACHE_DIR="${CACHE_DIR:-$(pwd)/.cache}"
 
 log() { echo "base-images: $*" >&2; }
@@ -51,7 +53,7 @@ log "no registry answered for $DEFAULT_GO_IMAGE / $DEFAULT_RUNTIME_IMAGE: using 
 
 # The builder carries the host's Go, so its tag names that version.
 GO_VERSION="$(go env GOVERSION)"
-LOCAL_BUILDER="grpc-lb/go-builder:${GO_VERSION#go}-bookworm-local"
+LOCAL_BUILDER="grpc-lb/go-builder:${GO_VERSION#go}-$SUITE-local"
 HOST_CA_BUNDLE="/etc/ssl/certs/ca-certificates.crt"
 
 context_with_ca() {

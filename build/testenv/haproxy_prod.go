@@ -17,9 +17,6 @@ import (
 	"time"
 )
 
-// HAProxyBin is the HAProxy the bookworm-based images get (2.6).
-const HAProxyBin = "/usr/sbin/haproxy"
-
 // ProdHAProxy is HAProxy running the deployment's haproxy.cfg on loopback,
 // with load-balancer-haproxy.tpl rendered by the real consul-template from
 // a real Consul, in master-worker mode as in the container.
@@ -99,8 +96,8 @@ func StartProdHAProxy(t testing.TB, upstreamAddrs []string) *ProdHAProxy {
 // then starts HAProxy on it; Render and Reload then follow the catalog.
 func StartProdHAProxyLB(t testing.TB, c *Consul, template string) *ProdHAProxy {
 	t.Helper()
-	if _, err := os.Stat(HAProxyBin); err != nil {
-		t.Fatalf("haproxy is missing (apt-get install haproxy): %v", err)
+	if _, err := os.Stat(HAProxyBin()); err != nil {
+		t.Fatalf("haproxy is missing (make proxy-packages makes it): %v", err)
 	}
 	dir := t.TempDir()
 	h := &ProdHAProxy{
@@ -122,7 +119,7 @@ func StartProdHAProxyLB(t testing.TB, c *Consul, template string) *ProdHAProxy {
 	}
 	// -db: in the foreground, as supervisord runs it; master-worker is in
 	// haproxy.cfg's global section.
-	p := Start(t, nil, HAProxyBin, "-db", "-f", h.Conf, "-f", h.Upstream)
+	p := Start(t, nil, HAProxyBin(), "-db", "-f", h.Conf, "-f", h.Upstream)
 	// Registered after Start's cleanup, so it runs first: SIGTERM ends the
 	// master and its workers.
 	t.Cleanup(func() {
@@ -145,6 +142,15 @@ func StartProdHAProxyLB(t testing.TB, c *Consul, template string) *ProdHAProxy {
 			return dialOnce(addr)
 		})
 	}
+	// HAProxy 3.0 may open its listeners before the Runtime API's socket.
+	socket := filepath.Join(dir, "haproxy.sock")
+	Eventually(t, 10*time.Second, "haproxy's Runtime API answers on "+socket, func() error {
+		c, err := net.DialTimeout("unix", socket, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	})
 	return h
 }
 
@@ -201,7 +207,7 @@ func renderOnce(t testing.TB, c *Consul, template, dest string) string {
 // CheckConfig runs `haproxy -c` on both files and returns nil if HAProxy
 // accepts them, else its complaint.
 func (h *ProdHAProxy) CheckConfig() error {
-	out, err := exec.Command(HAProxyBin, "-c", "-q", "-f", h.Conf, "-f", h.Upstream).CombinedOutput()
+	out, err := exec.Command(HAProxyBin(), "-c", "-q", "-f", h.Conf, "-f", h.Upstream).CombinedOutput()
 	if err != nil {
 		return errors.New("haproxy -c: " + err.Error() + ": " + strings.TrimSpace(string(out)))
 	}
@@ -236,7 +242,7 @@ func (h *ProdHAProxy) reload(t testing.TB, socket string) (stdout, stderr string
 		{"good=/tmp/haproxy/load-balancer.cfg.last-good\n", "good=" + filepath.Join(h.Dir, "load-balancer.cfg.last-good") + "\n"},
 		{"pidfile=/tmp/haproxy/haproxy.pid\n", "pidfile=" + filepath.Join(h.Dir, "haproxy.pid") + "\n"},
 		{"socket=/tmp/haproxy/haproxy.sock\n", "socket=" + socket + "\n"},
-		{"$(haproxy -c ", "$(" + HAProxyBin + " -c "},
+		{"$(haproxy -c ", "$(" + HAProxyBin() + " -c "},
 	} {
 		if !strings.Contains(script, r.old) {
 			t.Fatalf("build/config/consul-template/reload-haproxy.sh no longer contains %q: update ProdHAProxy.Reload", r.old)

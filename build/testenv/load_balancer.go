@@ -142,7 +142,7 @@ func (lb *ProdLoadBalancer) Render(t testing.TB) string {
 // CheckConfig runs `nginx -t` on the config and returns nil if nginx
 // accepts it, else nginx's complaint.
 func (lb *ProdLoadBalancer) CheckConfig() error {
-	out, err := exec.Command(NginxBin, "-t", "-q", "-e", "stderr", "-p", lb.Dir+"/", "-c", lb.Conf).CombinedOutput()
+	out, err := exec.Command(NginxBin(), "-t", "-q", "-e", "stderr", "-p", lb.Dir+"/", "-c", lb.Conf).CombinedOutput()
 	if err != nil {
 		return &nginxRejected{err: err, out: strings.TrimSpace(string(out))}
 	}
@@ -169,7 +169,9 @@ func (lb *ProdLoadBalancer) Reload(t testing.TB) (stdout, stderr string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "/bin/sh", script)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH") + string(os.PathListSeparator) + filepath.Dir(NginxBin)}
+	// bin/ first: the script's plain "nginx" must be the images' nginx,
+	// not one the host may have.
+	cmd.Env = []string{"PATH=" + filepath.Dir(NginxBin()) + string(os.PathListSeparator) + os.Getenv("PATH")}
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
@@ -192,7 +194,7 @@ func reloadScript(t testing.TB, dir, conf, upstream string) string {
 		{"live=/etc/nginx/conf.d/load-balancer.conf\n", "live=" + upstream + "\n"},
 		{"good=/tmp/nginx/load-balancer.conf.last-good\n", "good=" + filepath.Join(dir, "load-balancer.conf.last-good") + "\n"},
 		{"pidfile=/tmp/nginx/nginx.pid\n", "pidfile=" + filepath.Join(dir, "nginx.pid") + "\n"},
-		{"nginx -e stderr ", NginxBin + " -p " + dir + "/ -e stderr "},
+		{"nginx -e stderr ", NginxBin() + " -p " + dir + "/ -e stderr "},
 		{" -c /etc/nginx/nginx.conf", " -c " + conf},
 	} {
 		if !strings.Contains(script, r.old) {

@@ -10,17 +10,14 @@ import (
 	"testing"
 )
 
-// NginxBin is the nginx the deployment runs.
-const NginxBin = "/usr/sbin/nginx"
-
 // StartNginx runs a real nginx in the foreground that load-balances gRPC on
 // 127.0.0.1 over upstreamAddrs (round robin, keepalive), like the
 // deployment's consul-template output. It returns nginx's address once nginx
 // accepts connections and stops nginx (master and workers) when the test ends.
 func StartNginx(t testing.TB, upstreamAddrs []string) string {
 	t.Helper()
-	if _, err := os.Stat(NginxBin); err != nil {
-		t.Fatalf("nginx is missing: %v", err)
+	if _, err := os.Stat(NginxBin()); err != nil {
+		t.Fatalf("nginx is missing (make proxy-packages makes it): %v", err)
 	}
 	if len(upstreamAddrs) == 0 {
 		t.Fatal("StartNginx: no upstream addresses")
@@ -70,7 +67,8 @@ http {
     }
 
     server {
-        listen ` + addr + ` http2;
+        listen ` + addr + `;
+        http2 on;
 
         location / {
             grpc_pass grpc://grpc_servers;

@@ -77,8 +77,8 @@ func prodNginxFiles(t testing.TB, upstreamAddrs []string) (n *ProdNginx, dir, co
 // writes the rewritten nginx.conf next to it; nginx is not started.
 func prodLoadBalancerFiles(t testing.TB, c *Consul, template string) *ProdLoadBalancer {
 	t.Helper()
-	if _, err := os.Stat(NginxBin); err != nil {
-		t.Fatalf("nginx is missing (apt-get install nginx-light): %v", err)
+	if _, err := os.Stat(NginxBin()); err != nil {
+		t.Fatalf("nginx is missing (make proxy-packages makes it): %v", err)
 	}
 	dir := t.TempDir()
 	lb := &ProdLoadBalancer{
@@ -117,7 +117,7 @@ func prodConfig(t testing.TB, dir, upstream, addr, healthAddr string) string {
 		// pid and the temporary file paths.
 		{"/tmp/nginx/", dir + "/"},
 		{"include /etc/nginx/conf.d/load-balancer.conf;", "include " + upstream + ";"},
-		{"listen 5000 http2 reuseport;", "listen " + addr + " http2 reuseport;"},
+		{"listen 5000 reuseport;", "listen " + addr + " reuseport;"},
 		{"listen 8080 reuseport;", "listen " + healthAddr + " reuseport;"},
 	} {
 		if !strings.Contains(conf, r.old) {
@@ -137,7 +137,7 @@ func prodConfig(t testing.TB, dir, upstream, addr, healthAddr string) string {
 // addr accepts connections. It stops nginx with SIGTERM when the test ends.
 func runNginx(t testing.TB, dir, conf string, addrs ...string) *Process {
 	t.Helper()
-	p := Start(t, nil, NginxBin, "-e", "stderr", "-p", dir, "-c", conf)
+	p := Start(t, nil, NginxBin(), "-e", "stderr", "-p", dir, "-c", conf)
 	// Registered after Start's cleanup, so it runs first: a killed master
 	// would leave its workers behind, still listening.
 	t.Cleanup(func() {

@@ -69,7 +69,7 @@ func runNginxScript(t testing.TB, dir, conf string) string {
 	for _, r := range []struct{ old, new string }{
 		{"conf=/etc/nginx/nginx.conf\n", "conf=" + conf + "\n"},
 		{"pidfile=/tmp/nginx/nginx.pid\n", "pidfile=" + filepath.Join(dir, "nginx.pid") + "\n"},
-		{`nginx -c "$conf" -e stderr &`, NginxBin + ` -c "$conf" -e stderr -p ` + dir + ` &`},
+		{`nginx -c "$conf" -e stderr &`, NginxBin() + ` -c "$conf" -e stderr -p ` + dir + ` &`},
 	} {
 		if !strings.Contains(script, r.old) {
 			t.Fatalf("build/config/nginx/run-nginx.sh no longer contains %q: update StartRunNginx", r.old)

@@ -15,11 +15,15 @@ import (
 	"github.com/grpc-lb/nginx-consul/protos"
 )
 
-// The deployment's haproxy.cfg (HAProxy 2.6, Debian bookworm) passes gRPC
-// through.
+// The deployment's haproxy.cfg (HAProxy 3.0, Debian trixie) passes gRPC
+// through, to replicas with either flow control.
 func TestChecksThroughProductionHAProxy(t *testing.T) {
-	h := testenv.StartProdHAProxy(t, startEchoServers(t, "echo-a", "echo-b"))
-	runChecks(t, h.Addr)
+	for _, flow := range flowControls {
+		t.Run("flow-control="+flow, func(t *testing.T) {
+			h := testenv.StartProdHAProxy(t, startEchoServersFlow(t, flow, "echo-a", "echo-b"))
+			runChecks(t, h.Addr)
+		})
+	}
 }
 
 // With no replica, a call gets gRPC status 14 with nginx's message, and the

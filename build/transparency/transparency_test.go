@@ -22,9 +22,20 @@ import (
 // uses 3m against the deployment.
 const idle = 5 * time.Second
 
+// flowControls are grpc_server's two -flow-control modes: the project's
+// default (static windows) and grpc-go's own (dynamic, what a stock server
+// runs). Checks through an engine run against both.
+var flowControls = []string{pingserver.FlowControlStatic, pingserver.FlowControlDynamic}
+
 // startEchoServers serves Ping and Echo (as with -echo) in-process, one
 // server per hostname, and returns their addresses.
 func startEchoServers(t *testing.T, hostnames ...string) []string {
+	t.Helper()
+	return startEchoServersFlow(t, pingserver.FlowControlStatic, hostnames...)
+}
+
+// startEchoServersFlow is startEchoServers with the given -flow-control.
+func startEchoServersFlow(t *testing.T, flowControl string, hostnames ...string) []string {
 	t.Helper()
 	var addrs []string
 	for _, h := range hostnames {
@@ -32,7 +43,7 @@ func startEchoServers(t *testing.T, hostnames ...string) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg := pingserver.Config{Port: lis.Addr().(*net.TCPAddr).Port, ShutdownTimeout: 5 * time.Second, Echo: true}
+		cfg := pingserver.Config{Port: lis.Addr().(*net.TCPAddr).Port, ShutdownTimeout: 5 * time.Second, Echo: true, FlowControl: flowControl}
 		srv := pingserver.New(cfg, h, t.Logf)
 		go func() { _ = srv.Serve(lis) }()
 		t.Cleanup(srv.GRPC.Stop)
@@ -78,10 +89,15 @@ func TestChecksDirect(t *testing.T) {
 	runChecks(t, startEchoServers(t, "echo-a")[0])
 }
 
-// The deployment's nginx.conf passes gRPC through unchanged.
+// The deployment's nginx.conf passes gRPC through unchanged, to replicas
+// with either flow control.
 func TestChecksThroughProductionNginx(t *testing.T) {
-	nginx := testenv.StartProdNginx(t, startEchoServers(t, "echo-a", "echo-b"))
-	runChecks(t, nginx.Addr)
+	for _, flow := range flowControls {
+		t.Run("flow-control="+flow, func(t *testing.T) {
+			nginx := testenv.StartProdNginx(t, startEchoServersFlow(t, flow, "echo-a", "echo-b"))
+			runChecks(t, nginx.Addr)
+		})
+	}
 }
 
 // With no replica, a call gets the config's own UNAVAILABLE status rather

@@ -8,8 +8,10 @@ import (
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+	"google.golang.org/grpc"
 
 	"github.com/grpc-lb/nginx-consul/grpc_server/pingserver"
+	"github.com/grpc-lb/nginx-consul/protos"
 )
 
 // Behind nginx every call comes alone on its upstream connection. With
@@ -41,18 +43,43 @@ func TestFlowControlStaticSendsNoPingPerCall(t *testing.T) {
 	}
 }
 
+// -flow-control=dynamic behaves as a stock grpc-go server (grpc.NewServer()
+// with no option) on the wire: the same calls draw the same PING and
+// WINDOW_UPDATE frames. So the end-to-end suite's replicas with dynamic
+// stand for the servers users bring.
+func TestFlowControlDynamicIsAStockServer(t *testing.T) {
+	const calls = 50
+	stock := grpc.NewServer()
+	protos.RegisterPingServer(stock, &pingserver.Ping{Hostname: "stock"})
+	stockPings, stockUpdates := framesPerCallsTo(t, stock, calls)
+	pings, updates := framesPerCalls(t, pingserver.FlowControlDynamic, calls)
+	t.Logf("%d calls: stock server %d PING and %d WINDOW_UPDATE frames; -flow-control=dynamic %d and %d", calls, stockPings, stockUpdates, pings, updates)
+	if stockPings == 0 {
+		t.Fatal("the stock server sent no PING: the comparison would prove nothing")
+	}
+	if pings != stockPings || updates != stockUpdates {
+		t.Errorf("-flow-control=dynamic: expected the stock server's %d PING and %d WINDOW_UPDATE frames, received %d and %d", stockPings, stockUpdates, pings, updates)
+	}
+}
+
 // framesPerCalls makes calls SayHello calls one after the other on one
 // connection to a server with the given flow control, and counts the PING
 // (not ACK) and WINDOW_UPDATE frames the server sent.
 func framesPerCalls(t *testing.T, mode string, calls int) (pings, updates int) {
 	t.Helper()
+	srv := pingserver.New(pingserver.Config{ShutdownTimeout: time.Second, FlowControl: mode}, "flow", t.Logf)
+	return framesPerCallsTo(t, srv.GRPC, calls)
+}
+
+// framesPerCallsTo is framesPerCalls against srv, which serves protos.Ping.
+func framesPerCallsTo(t *testing.T, srv *grpc.Server, calls int) (pings, updates int) {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := pingserver.New(pingserver.Config{ShutdownTimeout: time.Second, FlowControl: mode}, "flow", t.Logf)
 	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.GRPC.Stop)
+	t.Cleanup(srv.Stop)
 
 	conn, err := net.DialTimeout("tcp", lis.Addr().String(), 5*time.Second)
 	if err != nil {

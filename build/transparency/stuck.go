@@ -1,0 +1,186 @@
+package transparency
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/grpc-lb/nginx-consul/protos"
+)
+
+// stuckPerKind is how many stuck streams of each kind StuckStreams opens:
+// round robin puts at least one of each on every replica of a deployment of
+// up to that many.
+const stuckPerKind = 6
+
+// StuckStreams checks that streams stuck in the balancer hold no other
+// client's calls. On connections of their own it opens calls whose client
+// stops reading large replies, and calls whose server stops reading large
+// requests; once the balancer's buffers for them are full, another client
+// makes calls soak-sized calls, each of which must succeed within SoakSlow.
+// The stuck calls are canceled at the end.
+func StuckStreams(ctx context.Context, target string, calls int) error {
+	stuckCtx, cancelStuck := context.WithCancel(ctx)
+	defer cancelStuck()
+
+	reader, err := Dial(target)
+	if err != nil {
+		return err
+	}
+	defer reader.Close()
+	for i := range stuckPerKind {
+		// Never read: the balancer holds what the client's window refuses.
+		_, err := protos.NewEchoClient(reader).ServerStream(stuckCtx, &protos.EchoRequest{ReplySize: 1 << 20, ReplyCount: 64})
+		if err != nil {
+			return fmt.Errorf("stuck reader %d: %w", i, err)
+		}
+	}
+
+	writer, err := Dial(target)
+	if err != nil {
+		return err
+	}
+	defer writer.Close()
+	var sent atomic.Int64
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancelStuck()
+	for i := range stuckPerKind {
+		stream, err := protos.NewEchoClient(writer).Bidi(stuckCtx)
+		if err != nil {
+			return fmt.Errorf("stuck writer %d: %w", i, err)
+		}
+		// The server waits a minute before reading past the first request;
+		// the rest fills the windows and buffers on the way until Send blocks.
+		if err := stream.Send(&protos.EchoRequest{Delay: durationpb.New(time.Minute)}); err != nil {
+			return fmt.Errorf("stuck writer %d: %w", i, err)
+		}
+		wg.Go(func() {
+			payload := make([]byte, 1<<20)
+			for range 64 {
+				if stream.Send(&protos.EchoRequest{Payload: payload}) != nil {
+					return
+				}
+				sent.Add(1)
+			}
+		})
+	}
+	if err := waitSettled(ctx, &sent, 64*stuckPerKind); err != nil {
+		return err
+	}
+
+	other, err := Dial(target)
+	if err != nil {
+		return err
+	}
+	defer other.Close()
+	s := LargeUnarySoak(ctx, other, 1, calls, 0)
+	if err := s.Err(); err != nil {
+		return fmt.Errorf("another client, with %d streams stuck on reading and %d on writing (%d MiB sent before the writers blocked): %w",
+			stuckPerKind, stuckPerKind, sent.Load(), err)
+	}
+	return nil
+}
+
+// waitSettled waits until n has not changed for half a second: the stuck
+// writers' Send calls have blocked before all of total went through.
+func waitSettled(ctx context.Context, n *atomic.Int64, total int64) error {
+	deadline := time.Now().Add(30 * time.Second)
+	last, since := n.Load(), time.Now()
+	for time.Since(since) < 500*time.Millisecond {
+		if time.Now().After(deadline) {
+			return errors.New("stuck writers: their requests were still flowing after 30 s; the server should have stopped reading")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if cur := n.Load(); cur != last {
+			last, since = cur, time.Now()
+		}
+	}
+	if last >= total {
+		return fmt.Errorf("stuck writers: all %d requests went through; the server should have stopped reading", last)
+	}
+	return nil
+}
+
+// CanceledLargeCalls checks that calls a client cancels while their large
+// replies are still coming hold none of its later calls: it cancels calls
+// mid-call on a connection, then makes calls soak-sized calls on the same
+// connection, each of which must succeed within SoakSlow. A balancer that
+// does not pass the cancel on to the replica (HAProxy before 3.0) leaves the
+// replica sending into a stream nobody reads.
+func CanceledLargeCalls(ctx context.Context, target string, calls int) error {
+	conn, err := Dial(target)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	client := protos.NewEchoClient(conn)
+	payload := make([]byte, SoakRequestSize)
+	for range 2 * stuckPerKind {
+		// A deadline this short ends the call while its request or its
+		// first replies are on the way, as a client's deadline does.
+		callCtx, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
+		stream, err := client.ServerStream(callCtx, &protos.EchoRequest{Payload: payload, ReplySize: 1 << 20, ReplyCount: 64})
+		if err == nil {
+			_, _ = stream.Recv()
+		}
+		<-callCtx.Done()
+		cancel()
+	}
+	s := LargeUnarySoak(ctx, conn, 1, calls, 0)
+	if err := s.Err(); err != nil {
+		return fmt.Errorf("the same client after %d calls canceled mid-call: %w", 2*stuckPerKind, err)
+	}
+	return nil
+}
+
+// SameClientAfterStuckWriter opens, on one connection, a call whose server
+// stops reading large requests, then makes calls soak-sized calls on the same
+// connection, each of which must succeed within SoakSlow. HTTP/2 gives each
+// stream its own flow control, so a balancer that honours it lets them pass.
+func SameClientAfterStuckWriter(ctx context.Context, target string, calls int) error {
+	stuckCtx, cancelStuck := context.WithCancel(ctx)
+	defer cancelStuck()
+	conn, err := Dial(target)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	stream, err := protos.NewEchoClient(conn).Bidi(stuckCtx)
+	if err != nil {
+		return fmt.Errorf("stuck writer: %w", err)
+	}
+	if err := stream.Send(&protos.EchoRequest{Delay: durationpb.New(time.Minute)}); err != nil {
+		return fmt.Errorf("stuck writer: %w", err)
+	}
+	var sent atomic.Int64
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancelStuck()
+	wg.Go(func() {
+		payload := make([]byte, 1<<20)
+		for range 64 {
+			if stream.Send(&protos.EchoRequest{Payload: payload}) != nil {
+				return
+			}
+			sent.Add(1)
+		}
+	})
+	if err := waitSettled(ctx, &sent, 64); err != nil {
+		return err
+	}
+	s := LargeUnarySoak(ctx, conn, 1, calls, 0)
+	if err := s.Err(); err != nil {
+		return fmt.Errorf("the same client, with a stream its server stopped reading (%d MiB sent before it blocked): %w", sent.Load(), err)
+	}
+	return nil
+}
