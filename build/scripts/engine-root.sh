@@ -27,6 +27,7 @@ fi
 if [[ ! -e $stamp ]]; then
   build/scripts/host-packages.sh "the Debian $DEBIAN_SUITE root the integration tests run nginx and HAProxy from" mmdebstrap=mmdebstrap
   rm -rf "$root" "$root.tmp"
+  mkdir -p "$(dirname "$root")"
   start=$SECONDS
   echo "engine-root: mmdebstrap $DEBIAN_SUITE with $packages from the host's apt sources (about two minutes, once)" >&2
   # No mirror argument: mmdebstrap uses the host's own apt sources.
