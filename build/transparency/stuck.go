@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/grpc-lb/nginx-consul/protos"
@@ -46,31 +47,15 @@ func StuckStreams(ctx context.Context, target string, calls int) error {
 		return err
 	}
 	defer writer.Close()
-	var sent atomic.Int64
-	var wg sync.WaitGroup
-	defer wg.Wait()
+	w := &stuckWriters{}
+	defer w.wg.Wait()
 	defer cancelStuck()
 	for i := range stuckPerKind {
-		stream, err := protos.NewEchoClient(writer).Bidi(stuckCtx)
-		if err != nil {
+		if err := w.start(stuckCtx, writer); err != nil {
 			return fmt.Errorf("stuck writer %d: %w", i, err)
 		}
-		// The server waits a minute before reading past the first request;
-		// the rest fills the windows and buffers on the way until Send blocks.
-		if err := stream.Send(&protos.EchoRequest{Delay: durationpb.New(time.Minute)}); err != nil {
-			return fmt.Errorf("stuck writer %d: %w", i, err)
-		}
-		wg.Go(func() {
-			payload := make([]byte, 1<<20)
-			for range 64 {
-				if stream.Send(&protos.EchoRequest{Payload: payload}) != nil {
-					return
-				}
-				sent.Add(1)
-			}
-		})
 	}
-	if err := waitSettled(ctx, &sent, 64*stuckPerKind); err != nil {
+	if err := w.waitBlocked(ctx); err != nil {
 		return err
 	}
 
@@ -82,16 +67,48 @@ func StuckStreams(ctx context.Context, target string, calls int) error {
 	s := LargeUnarySoak(ctx, other, 1, calls, 0)
 	if err := s.Err(); err != nil {
 		return fmt.Errorf("another client, with %d streams stuck on reading and %d on writing (%d MiB sent before the writers blocked): %w",
-			stuckPerKind, stuckPerKind, sent.Load(), err)
+			stuckPerKind, stuckPerKind, w.sent.Load(), err)
 	}
 	return nil
 }
 
-// waitSettled waits until n has not changed for half a second: the stuck
-// writers' Send calls have blocked before all of total went through.
-func waitSettled(ctx context.Context, n *atomic.Int64, total int64) error {
+// stuckWriters are bidi calls whose server stops reading: each sends a
+// first request asking the server to wait a minute before it reads on, then
+// up to 64 MiB more, which fill the windows and buffers on the way until
+// Send blocks.
+type stuckWriters struct {
+	sent  atomic.Int64 // MiB sent after the first requests
+	total int64        // MiB all of them would send
+	wg    sync.WaitGroup
+}
+
+// start opens one more stuck writer on conn; ctx ends it.
+func (w *stuckWriters) start(ctx context.Context, conn *grpc.ClientConn) error {
+	stream, err := protos.NewEchoClient(conn).Bidi(ctx)
+	if err != nil {
+		return err
+	}
+	if err := stream.Send(&protos.EchoRequest{Delay: durationpb.New(time.Minute)}); err != nil {
+		return err
+	}
+	w.total += 64
+	w.wg.Go(func() {
+		payload := make([]byte, 1<<20)
+		for range 64 {
+			if stream.Send(&protos.EchoRequest{Payload: payload}) != nil {
+				return
+			}
+			w.sent.Add(1)
+		}
+	})
+	return nil
+}
+
+// waitBlocked waits until the writers have sent nothing for half a second:
+// their Send calls have blocked before all of their requests went through.
+func (w *stuckWriters) waitBlocked(ctx context.Context) error {
 	deadline := time.Now().Add(30 * time.Second)
-	last, since := n.Load(), time.Now()
+	last, since := w.sent.Load(), time.Now()
 	for time.Since(since) < 500*time.Millisecond {
 		if time.Now().After(deadline) {
 			return errors.New("stuck writers: their requests were still flowing after 30 s; the server should have stopped reading")
@@ -101,11 +118,11 @@ func waitSettled(ctx context.Context, n *atomic.Int64, total int64) error {
 			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
-		if cur := n.Load(); cur != last {
+		if cur := w.sent.Load(); cur != last {
 			last, since = cur, time.Now()
 		}
 	}
-	if last >= total {
+	if last >= w.total {
 		return fmt.Errorf("stuck writers: all %d requests went through; the server should have stopped reading", last)
 	}
 	return nil
@@ -155,32 +172,18 @@ func SameClientAfterStuckWriter(ctx context.Context, target string, calls int) e
 		return err
 	}
 	defer conn.Close()
-	stream, err := protos.NewEchoClient(conn).Bidi(stuckCtx)
-	if err != nil {
-		return fmt.Errorf("stuck writer: %w", err)
-	}
-	if err := stream.Send(&protos.EchoRequest{Delay: durationpb.New(time.Minute)}); err != nil {
-		return fmt.Errorf("stuck writer: %w", err)
-	}
-	var sent atomic.Int64
-	var wg sync.WaitGroup
-	defer wg.Wait()
+	w := &stuckWriters{}
+	defer w.wg.Wait()
 	defer cancelStuck()
-	wg.Go(func() {
-		payload := make([]byte, 1<<20)
-		for range 64 {
-			if stream.Send(&protos.EchoRequest{Payload: payload}) != nil {
-				return
-			}
-			sent.Add(1)
-		}
-	})
-	if err := waitSettled(ctx, &sent, 64); err != nil {
+	if err := w.start(stuckCtx, conn); err != nil {
+		return fmt.Errorf("stuck writer: %w", err)
+	}
+	if err := w.waitBlocked(ctx); err != nil {
 		return err
 	}
 	s := LargeUnarySoak(ctx, conn, 1, calls, 0)
 	if err := s.Err(); err != nil {
-		return fmt.Errorf("the same client, with a stream its server stopped reading (%d MiB sent before it blocked): %w", sent.Load(), err)
+		return fmt.Errorf("the same client, with a stream its server stopped reading (%d MiB sent before it blocked): %w", w.sent.Load(), err)
 	}
 	return nil
 }
