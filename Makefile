@@ -165,7 +165,6 @@ protoc-packages:
 # The integration tests run the images' nginx and HAProxy (Debian's release
 # in build/scripts/debian.env) from a root engine-root.sh makes once in .cache/.
 proxy-packages:
-	@build/scripts/host-packages.sh "the integration tests (socat, for HAProxy's Runtime API)" socat=socat
 	@build/scripts/engine-root.sh
 
 ##@ Tests

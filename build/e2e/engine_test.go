@@ -20,9 +20,10 @@ type engine struct {
 	name string
 	// rendered is the file consul-template renders.
 	rendered string
-	// reloadScript is the script consul-template runs after each render;
-	// it logs "<script>: skipped hello_server instance ..." and rejections,
-	// and routedLog, then the servers in force.
+	// reloadScript is the log prefix of the command consul-template runs
+	// after each render (reload-nginx.sh; haproxy-reload, which logs as
+	// reload-haproxy): it logs "<prefix>: skipped hello_server instance ..."
+	// and rejections, and routedLog, then the servers in force.
 	reloadScript string
 	// routedLog starts the reload script's line for a change that took
 	// effect: "reload-nginx: reloaded nginx with " (a reload), or
@@ -38,7 +39,7 @@ type engine struct {
 	parseRendered func(conf string) []string
 	// reload is the command (run as app in the load balancer) that reloads
 	// the engine with the rendered file as it is: a real reload, new workers
-	// (HAProxy's reload-haproxy.sh changes servers without one).
+	// (HAProxy's haproxy-reload changes servers without one).
 	reload []string
 	// markUpstream is a sed script that adds marker (or, with "", removes
 	// it) to the servers the running config reports on :8080/upstream; the

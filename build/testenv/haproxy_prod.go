@@ -28,7 +28,7 @@ type ProdHAProxy struct {
 	*Process
 	Consul *Consul
 	// Dir holds haproxy.cfg (Conf), the rendered servers (Upstream), the
-	// pid file, the Runtime API socket and reload-haproxy.sh's last good copy.
+	// pid file, the Runtime API socket and haproxy-reload's last good copy.
 	Dir, Conf, Upstream string
 	// Template is the load-balancer-haproxy.tpl consul-template renders.
 	Template string
@@ -214,16 +214,18 @@ func (h *ProdHAProxy) CheckConfig() error {
 	return nil
 }
 
-// Reload runs build/config/consul-template/reload-haproxy.sh with the
-// container's paths replaced by the test's, and returns what it printed on
-// stdout and stderr. The script always exits 0; any other exit fails the test.
+// Reload runs the deployment's haproxy-reload (build/haproxyreload, built
+// once per test binary) with flags pointing at the test's files and
+// bin/haproxy, as consul-template runs it after a render, and returns what
+// it printed on stdout and stderr. It always exits 0; any other exit fails
+// the test.
 func (h *ProdHAProxy) Reload(t testing.TB) (stdout, stderr string) {
 	t.Helper()
 	return h.reload(t, filepath.Join(h.Dir, "haproxy.sock"))
 }
 
-// ReloadWithoutRuntimeAPI is Reload with the script's Runtime API socket
-// pointing nowhere, so it takes its fallback: a reload of HAProxy.
+// ReloadWithoutRuntimeAPI is Reload with the Runtime API socket pointing
+// nowhere, so haproxy-reload takes its fallback: a reload of HAProxy.
 func (h *ProdHAProxy) ReloadWithoutRuntimeAPI(t testing.TB) (stdout, stderr string) {
 	t.Helper()
 	return h.reload(t, filepath.Join(h.Dir, "no-such.sock"))
@@ -231,36 +233,22 @@ func (h *ProdHAProxy) ReloadWithoutRuntimeAPI(t testing.TB) (stdout, stderr stri
 
 func (h *ProdHAProxy) reload(t testing.TB, socket string) (stdout, stderr string) {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(RepoRoot(t), "build", "config", "consul-template", "reload-haproxy.sh"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	script := string(raw)
-	for _, r := range []struct{ old, new string }{
-		{"conf=/etc/haproxy/haproxy.cfg\n", "conf=" + h.Conf + "\n"},
-		{"live=/etc/haproxy/conf.d/load-balancer.cfg\n", "live=" + h.Upstream + "\n"},
-		{"good=/tmp/haproxy/load-balancer.cfg.last-good\n", "good=" + filepath.Join(h.Dir, "load-balancer.cfg.last-good") + "\n"},
-		{"pidfile=/tmp/haproxy/haproxy.pid\n", "pidfile=" + filepath.Join(h.Dir, "haproxy.pid") + "\n"},
-		{"socket=/tmp/haproxy/haproxy.sock\n", "socket=" + socket + "\n"},
-		{"$(haproxy -c ", "$(" + HAProxyBin() + " -c "},
-	} {
-		if !strings.Contains(script, r.old) {
-			t.Fatalf("build/config/consul-template/reload-haproxy.sh no longer contains %q: update ProdHAProxy.Reload", r.old)
-		}
-		script = strings.ReplaceAll(script, r.old, r.new)
-	}
-	path := filepath.Join(h.Dir, "reload-haproxy.sh")
-	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	bin := Binary(t, "./build/haproxyreload")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "/bin/sh", path)
+	cmd := exec.CommandContext(ctx, bin,
+		"-config", h.Conf,
+		"-servers", h.Upstream,
+		"-last-good", filepath.Join(h.Dir, "load-balancer.cfg.last-good"),
+		"-pidfile", filepath.Join(h.Dir, "haproxy.pid"),
+		"-socket", socket,
+		"-haproxy", HAProxyBin(),
+	)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("reload-haproxy.sh: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
+		t.Fatalf("haproxy-reload: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
 	}
 	return out.String(), errOut.String()
 }

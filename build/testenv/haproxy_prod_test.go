@@ -112,7 +112,7 @@ func checkRenderedHAProxy(t *testing.T, rendered string, routed []string, bad []
 	}
 }
 
-// checkHAProxyReloadLog asserts reload-haproxy.sh's log: one line per
+// checkHAProxyReloadLog asserts haproxy-reload's log: one line per
 // skipped instance on stderr, the reload with the routed ones on stdout.
 func checkHAProxyReloadLog(t *testing.T, stdout, stderr string, routed []string, bad []Instance) {
 	t.Helper()
@@ -122,7 +122,7 @@ func checkHAProxyReloadLog(t *testing.T, stdout, stderr string, routed []string,
 		if v, ok := strings.CutPrefix(line, logPrefix); ok {
 			logged = append(logged, v)
 		} else if line != "" {
-			t.Errorf("reload-haproxy.sh wrote an unexpected line on stderr: %q", line)
+			t.Errorf("haproxy-reload wrote an unexpected line on stderr: %q", line)
 		}
 	}
 	for _, inst := range bad {
@@ -131,18 +131,18 @@ func checkHAProxyReloadLog(t *testing.T, stdout, stderr string, routed []string,
 	slices.Sort(logged)
 	slices.Sort(want)
 	if !slices.Equal(logged, want) {
-		t.Errorf("reload-haproxy.sh's skipped lines:\n  expected %q\n  received %q\nstderr:\n%s", want, logged, stderr)
+		t.Errorf("haproxy-reload's skipped lines:\n  expected %q\n  received %q\nstderr:\n%s", want, logged, stderr)
 	}
 	wantOut := fmt.Sprintf("reload-haproxy: haproxy routes to %d hello_server replica(s): %s (Runtime API, no reload)\n", len(routed), strings.Join(routed, " "))
 	if stdout != wantOut {
-		t.Errorf("reload-haproxy.sh stdout:\n  expected %q\n  received %q", wantOut, stdout)
+		t.Errorf("haproxy-reload stdout:\n  expected %q\n  received %q", wantOut, stdout)
 	}
 }
 
 // TestTemplateRendersOnlyValidInstances for HAProxy: the real
 // consul-template renders the unchanged load-balancer-haproxy.tpl from a
 // real Consul holding valid and bad instances; only the valid ones become
-// servers, haproxy -c accepts the file, reload-haproxy.sh logs the skipped
+// servers, haproxy -c accepts the file, haproxy-reload logs the skipped
 // ones, and after a reload /upstream follows the catalog.
 func TestHAProxyTemplateRendersOnlyValidInstances(t *testing.T) {
 	c := StartConsul(t)
@@ -212,7 +212,7 @@ func TestHAProxyTemplateRendersOnlyValidInstances(t *testing.T) {
 }
 
 // A render haproxy -c rejects is replaced by the last good one, HAProxy
-// keeps running, and the script still exits 0.
+// keeps running, and haproxy-reload still exits 0.
 func TestReloadHAProxyKeepsLastGoodConfig(t *testing.T) {
 	h := StartProdHAProxy(t, []string{"127.0.0.1:7001"})
 	h.Reload(t)
@@ -225,7 +225,7 @@ func TestReloadHAProxyKeepsLastGoodConfig(t *testing.T) {
 	}
 	stdout, stderr := h.Reload(t)
 	if stdout != "" || !strings.HasPrefix(stderr, "reload-haproxy: haproxy -c rejected the rendered "+h.Upstream+"; keeping the last good config: ") {
-		t.Errorf("reload-haproxy.sh with a bad render: stdout %q, stderr %q", stdout, stderr)
+		t.Errorf("haproxy-reload with a bad render: stdout %q, stderr %q", stdout, stderr)
 	}
 	if now, _ := os.ReadFile(h.Upstream); string(now) != string(good) {
 		t.Errorf("the bad render was not replaced by the last good one:\n%s", now)
@@ -292,9 +292,9 @@ func TestProdHAProxyRuntimeAPI(t *testing.T) {
 // The fallback when the Runtime API fails: reloads one right after another
 // all take effect. The master re-executes itself on each, and a reload
 // signal that reaches it before it is back would be lost (a clean-clone CI
-// run lost one a second after another). reload-haproxy.sh returns only once
+// run lost one a second after another). haproxy-reload returns only once
 // the new worker exists. The configs
-// are rendered first, then loaded and reloaded as fast as the script
+// are rendered first, then loaded and reloaded as fast as haproxy-reload
 // allows; the last one must be the one serving.
 func TestHAProxyBackToBackReloadsAllTakeEffect(t *testing.T) {
 	c := StartConsul(t)
@@ -394,7 +394,7 @@ func TestHAProxyServerChangesNeedNoReload(t *testing.T) {
 		stdout, stderr := h.Reload(t)
 		want := fmt.Sprintf("reload-haproxy: haproxy routes to %d hello_server replica(s): %s (Runtime API, no reload)\n", len(step.want), strings.Join(step.want, " "))
 		if stdout != want || stderr != "" {
-			t.Fatalf("%s: reload-haproxy.sh: expected stdout %q and no stderr, received %q, %q", step.what, want, stdout, stderr)
+			t.Fatalf("%s: haproxy-reload: expected stdout %q and no stderr, received %q, %q", step.what, want, stdout, stderr)
 		}
 		if now := workers(); !slices.Equal(now, before) {
 			t.Fatalf("%s: haproxy's workers changed from %v to %v: the change reloaded haproxy", step.what, before, now)

@@ -56,7 +56,7 @@ func TestLoadSpreadsThroughProductionHAProxy(t *testing.T) {
 }
 
 // churn adds and removes replica "c" in Consul, re-renders and reloads
-// HAProxy (as consul-template and reload-haproxy.sh do) every interval until
+// HAProxy (as consul-template and haproxy-reload do) every interval until
 // ctx ends, and returns how many reloads it made.
 func churn(ctx context.Context, t *testing.T, h *testenv.ProdHAProxy, addrC string, interval time.Duration) int {
 	host, portText, _ := net.SplitHostPort(addrC)
@@ -75,7 +75,7 @@ func churn(ctx context.Context, t *testing.T, h *testenv.ProdHAProxy, addrC stri
 		}
 		h.Render(t)
 		if out, _ := h.Reload(t); out == "" {
-			t.Errorf("reload-haproxy.sh did not reload")
+			t.Errorf("haproxy-reload did not reload")
 		}
 		reloads++
 	}

@@ -5,9 +5,11 @@ template {
   source          = "/etc/consul-template/load-balancer-haproxy.tpl"
   destination     = "/etc/haproxy/conf.d/load-balancer.cfg"
   perms           = 0644
-  # Validates the render (haproxy -c), then reloads HAProxy seamlessly and
-  # returns once the new worker runs; it always exits 0 because a failing
-  # command would make consul-template exit.
-  command         = "/etc/consul-template/reload-haproxy.sh"
+  # haproxy-reload (build/haproxyreload): validates the render (haproxy -c),
+  # then moves HAProxy's server slots to it through the Runtime API, or
+  # reloads HAProxy if that fails. It always exits 0 because a failing
+  # command would make consul-template exit, and its steps' time limits add
+  # up to less than command_timeout (its TestStepsFitCommandTimeout).
+  command         = "/usr/local/bin/haproxy-reload"
   command_timeout = "30s"
 }

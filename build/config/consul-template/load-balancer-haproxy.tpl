@@ -10,7 +10,7 @@
 # An instance is routed only if its address is an IPv4 address in
 # dotted-decimal form (not 0.x.x.x, nor 127.x.x.x) and its port is 1 to
 # 65535; any other is listed in a sanitised "# skipped" comment line, which
-# reload-haproxy.sh logs, so one bad entry can neither make `haproxy -c`
+# haproxy-reload logs, so one bad entry can neither make `haproxy -c`
 # reject the file (which would freeze routing) nor inject directives.
 {{- /* scratch is fresh for every render. MapValues returns a map's values
        sorted by key; the key is node and ID, each quoted, so the servers keep
@@ -34,7 +34,7 @@
 
 # The servers: one slot per routed address (Consul may hold two instances
 # with the same address and port; each address is one server, sorted), then
-# free slots up to 64, disabled at a placeholder address. reload-haproxy.sh
+# free slots up to 64, disabled at a placeholder address. haproxy-reload
 # moves the running HAProxy to a new render through its Runtime API, without
 # a reload: it points free slots at new replicas and disables the slots of
 # replicas that left. Slots are servers of the config, not servers added at
@@ -56,7 +56,7 @@ backend hello_server from hello_server
 
 # The servers as one line, which haproxy.cfg's 8080 frontend serves at
 # /upstream: what HAProxy routes to, as nginx's $hello_server_upstream.
-# reload-haproxy.sh sets it through the Runtime API when it changes the
+# haproxy-reload sets it through the Runtime API when it changes the
 # servers without a reload; a HAProxy that starts or reloads reads it here.
 global
     set-var proc.hello_server_upstream str("{{- range $servers }}{{ . }} {{ end -}}")

@@ -1,0 +1,24 @@
+// Command haproxy-reload is consul-template's command after each render of
+// HAProxy's servers file (LB_ENGINE=haproxy, build/config/consul-template/
+// haproxy.hcl). It moves the running HAProxy to the render through its
+// Runtime API, without a reload:
+//
+//   - `haproxy -c` checks the render; a rejected one is logged and replaced
+//     with the last good copy, so HAProxy keeps its servers and a restart
+//     would still load.
+//   - The backend has server slots (64, load-balancer-haproxy.tpl). The
+//     slots of replicas that left are disabled (calls in flight finish), free
+//     slots are pointed at new replicas and enabled, and the list that
+//     haproxy.cfg's /upstream serves is set.
+//
+// A reload would replace the worker, whose old copy ends each client
+// connection with a GOAWAY, losing calls a client sent meanwhile unless the
+// client retries them. Only when the Runtime API fails, or the slots run out,
+// does it reload HAProxy (seamless: USR2 to the master) and wait for the new
+// worker.
+//
+// It exits 0 whatever the render or HAProxy do, since a failing command
+// makes consul-template exit (code 14); only bad flags exit 2. Every line it
+// logs starts with "reload-haproxy: "; build/testenv and the end-to-end
+// suite read them.
+package main
