@@ -54,10 +54,20 @@ func largeCallsAfterScaling(t *testing.T, d *Deployment) {
 	if err := transparency.LargeStreams(ctx, conn, 16); err != nil {
 		t.Errorf("large streams: %v", err)
 	}
-	if err := transparency.StuckStreams(ctx, lbAddr, 20); err != nil {
+	stuck, err := transparency.StuckStreams(ctx, lbAddr, 20)
+	if err != nil {
 		t.Errorf("stuck streams: %v", err)
 	} else {
 		fmt.Println("stuck streams: another client's 20 large calls each passed within 1 s")
+	}
+	// The scenarios after this one stop replicas and count on their calls
+	// finishing: the stuck calls must be over on the replica first. HAProxy
+	// delivers the writers' cancel only once the replica reads again.
+	started := time.Now()
+	if err := stuck.AwaitEnded(ctx, lbAddr, 2*time.Minute); err != nil {
+		t.Errorf("the stuck calls did not end on the replica: %v", err)
+	} else {
+		fmt.Printf("the stuck calls ended on the replica %s after the check\n", time.Since(started).Round(100*time.Millisecond))
 	}
 	if err := transparency.CanceledLargeCalls(ctx, lbAddr, 10); err != nil {
 		t.Errorf("canceled calls: %v", err)

@@ -201,6 +201,11 @@ func Cancellation(ctx context.Context, conn *grpc.ClientConn) error {
 // an outcome done accepts. The balancer sends each poll to a replica of its
 // choice; replicas that did not serve the call answer UNKNOWN.
 func awaitOutcome(ctx context.Context, client protos.EchoClient, id string, done func(protos.CallOutcome) bool) (*protos.OutcomeReply, error) {
+	return awaitOutcomeWithin(ctx, client, id, outcomeWait, done)
+}
+
+// awaitOutcomeWithin is awaitOutcome polling for up to outcomeWait.
+func awaitOutcomeWithin(ctx context.Context, client protos.EchoClient, id string, outcomeWait time.Duration, done func(protos.CallOutcome) bool) (*protos.OutcomeReply, error) {
 	ctx, cancel := context.WithTimeout(ctx, outcomeWait)
 	defer cancel()
 	var reply *protos.OutcomeReply

@@ -60,7 +60,7 @@ func TestStuckStreamsHoldNoOtherClient(t *testing.T) {
 	for _, e := range engines {
 		t.Run(e.name, func(t *testing.T) {
 			addr := e.start(t, startEchoServersFlow(t, pingserver.FlowControlDynamic, "echo-a"))
-			if err := transparency.StuckStreams(context.Background(), addr, 20); err != nil {
+			if _, err := transparency.StuckStreams(context.Background(), addr, 20); err != nil {
 				t.Error(err)
 			}
 		})
@@ -120,7 +120,7 @@ func TestStuckStreamsCatchMultiplexedBackendConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.ReloadWithoutRuntimeAPI(t)
-	err = transparency.StuckStreams(context.Background(), h.Addr, 2)
+	_, err = transparency.StuckStreams(context.Background(), h.Addr, 2)
 	if err == nil {
 		t.Fatal("StuckStreams through HAProxy multiplexing its backend connections: expected the other client's calls to stall, every call passed")
 	}

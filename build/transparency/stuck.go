@@ -2,6 +2,7 @@ package transparency
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"sync"
@@ -19,55 +20,95 @@ import (
 // up to that many.
 const stuckPerKind = 6
 
+// stuckWriterDelay is how long a stuck writer's server waits before it
+// reads on: longer than a check takes, however slow the machine.
+const stuckWriterDelay = time.Minute
+
 // StuckStreams checks that streams stuck in the balancer hold no other
 // client's calls. On connections of their own it opens calls whose client
 // stops reading large replies, and calls whose server stops reading large
 // requests; once the balancer's buffers for them are full, another client
 // makes calls soak-sized calls, each of which must succeed within SoakSlow.
-// The stuck calls are canceled at the end.
-func StuckStreams(ctx context.Context, target string, calls int) error {
+// The stuck calls are canceled at the end; the returned StuckCalls name
+// them, for a shared deployment to wait until its replicas have ended them.
+func StuckStreams(ctx context.Context, target string, calls int) (StuckCalls, error) {
 	stuckCtx, cancelStuck := context.WithCancel(ctx)
 	defer cancelStuck()
+	var stuck StuckCalls
 
 	reader, err := Dial(target)
 	if err != nil {
-		return err
+		return stuck, err
 	}
 	defer reader.Close()
 	for i := range stuckPerKind {
 		// Never read: the balancer holds what the client's window refuses.
-		_, err := protos.NewEchoClient(reader).ServerStream(stuckCtx, &protos.EchoRequest{ReplySize: 1 << 20, ReplyCount: 64})
+		id := stuck.add("stuck-reader")
+		_, err := protos.NewEchoClient(reader).ServerStream(stuckCtx, &protos.EchoRequest{RequestId: id, ReplySize: 1 << 20, ReplyCount: 64})
 		if err != nil {
-			return fmt.Errorf("stuck reader %d: %w", i, err)
+			return stuck, fmt.Errorf("stuck reader %d: %w", i, err)
 		}
 	}
 
 	writer, err := Dial(target)
 	if err != nil {
-		return err
+		return stuck, err
 	}
 	defer writer.Close()
 	w := &stuckWriters{}
 	defer w.wg.Wait()
 	defer cancelStuck()
 	for i := range stuckPerKind {
-		if err := w.start(stuckCtx, writer); err != nil {
-			return fmt.Errorf("stuck writer %d: %w", i, err)
+		if err := w.start(stuckCtx, writer, stuck.add("stuck-writer")); err != nil {
+			return stuck, fmt.Errorf("stuck writer %d: %w", i, err)
 		}
 	}
 	if err := w.waitBlocked(ctx); err != nil {
-		return err
+		return stuck, err
 	}
 
 	other, err := Dial(target)
 	if err != nil {
-		return err
+		return stuck, err
 	}
 	defer other.Close()
 	s := LargeUnarySoak(ctx, other, 1, calls, 0)
 	if err := s.Err(); err != nil {
-		return fmt.Errorf("another client, with %d streams stuck on reading and %d on writing (%d MiB sent before the writers blocked): %w",
+		return stuck, fmt.Errorf("another client, with %d streams stuck on reading and %d on writing (%d MiB sent before the writers blocked): %w",
 			stuckPerKind, stuckPerKind, w.sent.Load(), err)
+	}
+	return stuck, nil
+}
+
+// StuckCalls are the request ids of the calls a stuck-stream check opened.
+type StuckCalls struct{ ids []string }
+
+func (s *StuckCalls) add(kind string) string {
+	id := kind + "-" + rand.Text()
+	s.ids = append(s.ids, id)
+	return id
+}
+
+// AwaitEnded waits, for up to within, until the replicas behind target
+// report that every stuck call has ended. A balancer whose cancel queues
+// behind a stuck request (HAProxy: build/config/haproxy/README.md) leaves
+// the writers' calls running on the replica until it reads again, at the
+// end of stuckWriterDelay; a replica stopped meanwhile would cut them.
+func (s StuckCalls) AwaitEnded(ctx context.Context, target string, within time.Duration) error {
+	conn, err := Dial(target)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	client := protos.NewEchoClient(conn)
+	deadline := time.Now().Add(within)
+	for _, id := range s.ids {
+		ended := func(o protos.CallOutcome) bool {
+			return o != protos.CallOutcome_CALL_OUTCOME_UNKNOWN && o != protos.CallOutcome_CALL_OUTCOME_RUNNING
+		}
+		if _, err := awaitOutcomeWithin(ctx, client, id, max(time.Until(deadline), time.Second), ended); err != nil {
+			return fmt.Errorf("stuck call %s: %w", id, err)
+		}
 	}
 	return nil
 }
@@ -83,12 +124,12 @@ type stuckWriters struct {
 }
 
 // start opens one more stuck writer on conn; ctx ends it.
-func (w *stuckWriters) start(ctx context.Context, conn *grpc.ClientConn) error {
+func (w *stuckWriters) start(ctx context.Context, conn *grpc.ClientConn, id string) error {
 	stream, err := protos.NewEchoClient(conn).Bidi(ctx)
 	if err != nil {
 		return err
 	}
-	if err := stream.Send(&protos.EchoRequest{Delay: durationpb.New(time.Minute)}); err != nil {
+	if err := stream.Send(&protos.EchoRequest{RequestId: id, Delay: durationpb.New(stuckWriterDelay)}); err != nil {
 		return err
 	}
 	w.total += 64
@@ -175,7 +216,7 @@ func SameClientAfterStuckWriter(ctx context.Context, target string, calls int) e
 	w := &stuckWriters{}
 	defer w.wg.Wait()
 	defer cancelStuck()
-	if err := w.start(stuckCtx, conn); err != nil {
+	if err := w.start(stuckCtx, conn, "stuck-writer-"+rand.Text()); err != nil {
 		return fmt.Errorf("stuck writer: %w", err)
 	}
 	if err := w.waitBlocked(ctx); err != nil {
