@@ -1,12 +1,12 @@
 // Command haproxy-reload is consul-template's command after each render of
-// HAProxy's servers file (LB_ENGINE=haproxy, build/config/consul-template/
-// haproxy.hcl). It moves the running HAProxy to the render through its
-// Runtime API, without a reload:
+// HAProxy's servers file (LB_ENGINE=haproxy,
+// build/config/lb/haproxy/consul-template.hcl). It moves the running HAProxy
+// to the render through its Runtime API, without a reload:
 //
 //   - `haproxy -c` checks the render; a rejected one is logged and replaced
 //     with the last good copy, so HAProxy keeps its servers and a restart
 //     would still load.
-//   - The backend has server slots (64, load-balancer-haproxy.tpl). The
+//   - The backend has server slots (64, HAProxy's load-balancer.tpl). The
 //     slots of replicas that left are disabled (calls in flight finish), free
 //     slots are pointed at new replicas and enabled, and the list that
 //     haproxy.cfg's /upstream serves is set.

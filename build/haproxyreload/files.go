@@ -7,7 +7,8 @@ import (
 
 // copyFile replaces dst with src's content through a temporary file and a
 // rename, so HAProxy or a reader never sees half a file. dst keeps its
-// mode, or gets 0644 if it is new (haproxy.hcl's perms for the render).
+// mode, or gets 0644 if it is new (the perms of HAProxy's
+// consul-template.hcl for the render).
 func copyFile(src, dst string) error {
 	raw, err := os.ReadFile(src)
 	if err != nil {

@@ -70,25 +70,26 @@ func TestBadFlagsExit2NamingTheFlag(t *testing.T) {
 }
 
 // The steps' bounds add up to less than consul-template's command_timeout
-// for haproxy-reload (haproxy.hcl), which it treats as a failure and exits.
+// for haproxy-reload (build/config/lb/haproxy/consul-template.hcl), which it
+// treats as a failure and exits.
 func TestStepsFitCommandTimeout(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join("..", "config", "consul-template", "haproxy.hcl"))
+	raw, err := os.ReadFile(filepath.Join("..", "config", "lb", "haproxy", "consul-template.hcl"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := regexp.MustCompile(`(?m)^\s*command_timeout\s*=\s*"([^"]+)"`).FindSubmatch(raw)
 	if m == nil {
-		t.Fatal("haproxy.hcl has no command_timeout")
+		t.Fatal("build/config/lb/haproxy/consul-template.hcl has no command_timeout")
 	}
 	limit, err := time.ParseDuration(string(m[1]))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !regexp.MustCompile(`(?m)^\s*command\s*=\s*"/usr/local/bin/haproxy-reload"`).Match(raw) {
-		t.Errorf("haproxy.hcl's command is not /usr/local/bin/haproxy-reload")
+		t.Errorf("build/config/lb/haproxy/consul-template.hcl's command is not /usr/local/bin/haproxy-reload")
 	}
 	if worst := checkTimeout + apiBudget + reloadWait; worst >= limit {
-		t.Errorf("check %v + Runtime API %v + reload wait %v = %v, not below haproxy.hcl's command_timeout %v", checkTimeout, apiBudget, reloadWait, worst, limit)
+		t.Errorf("check %v + Runtime API %v + reload wait %v = %v, not below build/config/lb/haproxy/consul-template.hcl's command_timeout %v", checkTimeout, apiBudget, reloadWait, worst, limit)
 	}
 }
 

@@ -22,7 +22,7 @@ func (c command) accepts(answer string) bool {
 	return strings.TrimSpace(answer) == ""
 }
 
-// placeholder is the address of the free slots load-balancer-haproxy.tpl
+// placeholder is the address of the free slots HAProxy's load-balancer.tpl
 // renders (disabled, never served).
 var placeholder = netip.MustParseAddrPort("127.0.0.1:1")
 

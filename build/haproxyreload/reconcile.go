@@ -13,9 +13,10 @@ import (
 )
 
 // How long each step may take. consul-template treats a command that
-// outlives haproxy.hcl's command_timeout (30 s) as failed, and exits, so
-// the worst case must stay below it: the check, then every Runtime API
-// command, then the wait for a reload's new worker (TestStepsFitCommandTimeout).
+// outlives its command_timeout (30 s, HAProxy's consul-template.hcl) as
+// failed, and exits, so the worst case must stay below it: the check, then
+// every Runtime API command, then the wait for a reload's new worker
+// (TestStepsFitCommandTimeout).
 const (
 	checkTimeout = 10 * time.Second
 	// apiTimeout bounds one Runtime API command, apiBudget all of them.

@@ -6,7 +6,7 @@ import (
 )
 
 // render is what the reload needs from a rendered servers file
-// (load-balancer-haproxy.tpl's output).
+// (the output of HAProxy's load-balancer.tpl).
 type render struct {
 	// servers are the addresses ("ADDR:PORT") of the backend's server
 	// lines that are not disabled, in the file's order: the replicas to

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// testdata/load-balancer.cfg is a real render of load-balancer-haproxy.tpl
+// testdata/load-balancer.cfg is a real render of HAProxy's load-balancer.tpl
 // by consul-template v0.41.1, from a Consul holding two routed instances and
 // two the template leaves out.
 func TestParseCapturedRender(t *testing.T) {

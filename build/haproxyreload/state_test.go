@@ -12,7 +12,7 @@ import (
 
 // The testdata/show-servers-state-*.txt files are real answers of HAProxy
 // 3.0 (Debian trixie, the image's) running the deployment's haproxy.cfg
-// and a render of load-balancer-haproxy.tpl: 2-replicas right after the
+// and a render of its load-balancer.tpl: 2-replicas right after the
 // start with two replicas, after-changes once haproxy-reload had moved it
 // to a render where 10.20.30.41 had left and 10.20.30.43 had joined.
 func captured(t *testing.T, name string) string {

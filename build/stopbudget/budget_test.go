@@ -97,7 +97,7 @@ func TestCheckCatchesOverBudget(t *testing.T) {
 			p := tr.Programs["haproxy"]
 			p.KillAsGroup = false
 			tr.Programs["haproxy"] = p
-		}, "program haproxy (" + filepath.Join(EnginesDir, "haproxy", "haproxy.conf") + "): killasgroup is not true"},
+		}, "program haproxy (" + filepath.Join(EnginesDir, "haproxy", EngineProgram) + "): killasgroup is not true"},
 		{"HAProxy stopped with TERM, which cuts the calls in flight", func(tr *Tree) {
 			p := tr.Programs["haproxy"]
 			p.StopSignals = []string{"TERM"}
@@ -199,7 +199,7 @@ func TestLoadRejectsUnwrittenBudgets(t *testing.T) {
 				copyFile(t, root, dir, filepath.Join("build", "dockerfiles", f))
 			}
 			confs, _ := filepath.Glob(filepath.Join(root, ProgramsDir, "*.conf"))
-			engineConfs, _ := filepath.Glob(filepath.Join(root, EnginesDir, "*", "*.conf"))
+			engineConfs, _ := filepath.Glob(filepath.Join(root, EnginesDir, "*", EngineProgram))
 			for _, conf := range append(confs, engineConfs...) {
 				rel, err := filepath.Rel(root, conf)
 				if err != nil {

@@ -93,7 +93,7 @@ func Check(tree *Tree) ([]Plan, error) {
 			for _, prog := range s.StopOrder {
 				p, ok := tree.Programs[prog]
 				if !ok {
-					errs = append(errs, fmt.Errorf("service %s: SUPERVISORD_STOP_ORDER in %s names %q, which no file in %s or %s defines", name, s.Dockerfile, prog, ProgramsDir, EnginesDir))
+					errs = append(errs, fmt.Errorf("service %s: SUPERVISORD_STOP_ORDER in %s names %q, which no file in %s or %s/*/%s defines", name, s.Dockerfile, prog, ProgramsDir, EnginesDir, EngineProgram))
 					continue
 				}
 				if !checked[prog] {

@@ -25,7 +25,8 @@
 //   - consul-agent: twice its measured leave (ConsulAgentLeave).
 //
 // The load balancer runs one engine of its image's, nginx or haproxy
-// (engines/<engine>/, picked by LB_ENGINE), so it has one plan per engine.
+// (build/config/lb/<engine>/supervisord.conf, picked by LB_ENGINE), so it has
+// one plan per engine.
 //
 // Load reads all of it from the repository; Check adds it up with Margin
 // and fails when a total exceeds its grace period or a derivation does not

@@ -19,8 +19,8 @@ import (
 type Tree struct {
 	// Services are docker-compose.yaml's services, by name.
 	Services map[string]Service
-	// Programs are build/config/supervisord/programs/*.conf and
-	// engines/*/*.conf, by program name.
+	// Programs are build/config/supervisord/programs/*.conf and each
+	// engine's build/config/lb/*/supervisord.conf, by program name.
 	Programs map[string]Program
 	// GuardSlack is entrypoint.sh's guard_slack_secs: how long past a
 	// program's stopwaitsecs the entrypoint kills the program itself.
@@ -61,8 +61,8 @@ type Program struct {
 	StopWait    time.Duration
 	HasStopWait bool
 	KillAsGroup bool
-	// Engine is the load-balancer engine (engines/<engine>/) whose program
-	// this is, run only when LB_ENGINE names it; "" for programs/.
+	// Engine is the load-balancer engine (the folder of EnginesDir) whose
+	// program this is, run only when LB_ENGINE names it; "" for programs/.
 	Engine string
 }
 
@@ -71,11 +71,15 @@ const (
 	ComposeFile = "docker-compose.yaml"
 	// ComposeOverride is what only Compose reads (build:, depends_on);
 	// Compose merges it into ComposeFile, service by service.
-	ComposeOverride  = "docker-compose.override.yaml"
-	ProgramsDir      = "build/config/supervisord/programs"
-	EnginesDir       = "build/config/supervisord/engines"
+	ComposeOverride = "docker-compose.override.yaml"
+	ProgramsDir     = "build/config/supervisord/programs"
+	// EnginesDir holds one folder per load-balancer engine; its program is
+	// the folder's EngineProgram (the image's
+	// /etc/supervisord/engines/<engine>/<engine>.conf).
+	EnginesDir       = "build/config/lb"
+	EngineProgram    = "supervisord.conf"
 	EntrypointScript = "build/config/supervisord/entrypoint.sh"
-	RunNginxScript   = "build/config/nginx/run-nginx.sh"
+	RunNginxScript   = "build/config/lb/nginx/run-nginx.sh"
 	RunServerScript  = "build/config/consul/run-server.sh"
 )
 
@@ -226,7 +230,7 @@ func loadPrograms(root string) (map[string]Program, error) {
 	if len(files) == 0 {
 		return nil, fmt.Errorf("%s: no program files", dir)
 	}
-	engineFiles, err := filepath.Glob(filepath.Join(root, EnginesDir, "*", "*.conf"))
+	engineFiles, err := filepath.Glob(filepath.Join(root, EnginesDir, "*", EngineProgram))
 	if err != nil {
 		return nil, err
 	}
@@ -239,7 +243,7 @@ func loadPrograms(root string) (map[string]Program, error) {
 			return nil, err
 		}
 		engine := ""
-		if filepath.Dir(filepath.Dir(rel)) == EnginesDir {
+		if filepath.Dir(filepath.Dir(rel)) == filepath.FromSlash(EnginesDir) {
 			engine = filepath.Base(filepath.Dir(rel))
 		}
 		raw, err := os.ReadFile(file)

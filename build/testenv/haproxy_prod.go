@@ -18,7 +18,7 @@ import (
 )
 
 // ProdHAProxy is HAProxy running the deployment's haproxy.cfg on loopback,
-// with load-balancer-haproxy.tpl rendered by the real consul-template from
+// with its load-balancer.tpl rendered by the real consul-template from
 // a real Consul, in master-worker mode as in the container.
 type ProdHAProxy struct {
 	// Addr is the gRPC listener, :5000 in the deployment.
@@ -30,17 +30,19 @@ type ProdHAProxy struct {
 	// Dir holds haproxy.cfg (Conf), the rendered servers (Upstream), the
 	// pid file, the Runtime API socket and haproxy-reload's last good copy.
 	Dir, Conf, Upstream string
-	// Template is the load-balancer-haproxy.tpl consul-template renders.
+	// Template is the HAProxy load-balancer.tpl consul-template renders.
 	Template string
 }
 
-// ProdHAProxyTemplate is the deployment's load-balancer-haproxy.tpl.
+// ProdHAProxyTemplate is the deployment's HAProxy template,
+// build/config/lb/haproxy/load-balancer.tpl (in the image
+// /etc/consul-template/load-balancer-haproxy.tpl), unchanged.
 func ProdHAProxyTemplate(t testing.TB) string {
 	t.Helper()
-	return filepath.Join(RepoRoot(t), "build", "config", "consul-template", "load-balancer-haproxy.tpl")
+	return EngineFile(t, "haproxy", "load-balancer.tpl")
 }
 
-// HostHAProxyTemplate is load-balancer-haproxy.tpl with the one line
+// HostHAProxyTemplate is HAProxy's load-balancer.tpl with the one line
 // HostTemplate changes for nginx's: 127.x.x.x may be routed on this host.
 func HostHAProxyTemplate(t testing.TB) string {
 	t.Helper()
@@ -49,7 +51,7 @@ func HostHAProxyTemplate(t testing.TB) string {
 		t.Fatal(err)
 	}
 	if !bytes.Contains(raw, []byte(refusedInContainer)) {
-		t.Fatalf("load-balancer-haproxy.tpl no longer contains %q: update HostHAProxyTemplate", refusedInContainer)
+		t.Fatalf("build/config/lb/haproxy/load-balancer.tpl no longer contains %q: update HostHAProxyTemplate", refusedInContainer)
 	}
 	path := filepath.Join(t.TempDir(), "load-balancer-haproxy.tpl")
 	if err := os.WriteFile(path, bytes.ReplaceAll(raw, []byte(refusedInContainer), []byte(refusedOnHost)), 0o644); err != nil {
@@ -60,7 +62,7 @@ func HostHAProxyTemplate(t testing.TB) string {
 
 // StartProdHAProxy is StartProdNginx for HAProxy: upstreamAddrs are
 // registered as passing hello_server instances in a Consul agent of its own,
-// the host's load-balancer-haproxy.tpl is rendered from it, and HAProxy
+// the host's HAProxy load-balancer.tpl is rendered from it, and HAProxy
 // runs the deployment's haproxy.cfg on free loopback ports.
 func StartProdHAProxy(t testing.TB, upstreamAddrs []string) *ProdHAProxy {
 	t.Helper()
@@ -86,7 +88,7 @@ func StartProdHAProxy(t testing.TB, upstreamAddrs []string) *ProdHAProxy {
 	}
 	for _, a := range upstreamAddrs {
 		if !regexp.MustCompile(`(?m)^    server replica-[0-9]+ ` + regexp.QuoteMeta(a) + `$`).Match(raw) {
-			t.Fatalf("load-balancer-haproxy.tpl does not route %s (StartProdHAProxy takes IPv4 host:port addresses); rendered:\n%s", a, raw)
+			t.Fatalf("HAProxy's load-balancer.tpl does not route %s (StartProdHAProxy takes IPv4 host:port addresses); rendered:\n%s", a, raw)
 		}
 	}
 	return h
@@ -159,7 +161,7 @@ func StartProdHAProxyLB(t testing.TB, c *Consul, template string) *ProdHAProxy {
 // leaving a container path in place.
 func prodHAProxyConfig(t testing.TB, dir, addr, healthAddr string) string {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(RepoRoot(t), "build", "config", "haproxy", "haproxy.cfg"))
+	raw, err := os.ReadFile(EngineFile(t, "haproxy", "haproxy.cfg"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +172,7 @@ func prodHAProxyConfig(t testing.TB, dir, addr, healthAddr string) string {
 		{"bind :8080\n", "bind " + healthAddr + "\n"},
 	} {
 		if !strings.Contains(conf, r.old) {
-			t.Fatalf("build/config/haproxy/haproxy.cfg no longer contains %q: update prodHAProxyConfig", r.old)
+			t.Fatalf("build/config/lb/haproxy/haproxy.cfg no longer contains %q: update prodHAProxyConfig", r.old)
 		}
 		conf = strings.ReplaceAll(conf, r.old, r.new)
 	}

@@ -41,7 +41,7 @@ func TestTemplatesShareValidation(t *testing.T) {
 	nginx := validationBlock(t, ProdTemplate(t))
 	haproxy := validationBlock(t, ProdHAProxyTemplate(t))
 	if nginx != haproxy {
-		t.Errorf("the validation blocks of load-balancer.tpl and load-balancer-haproxy.tpl differ:\n--- load-balancer.tpl\n%s\n--- load-balancer-haproxy.tpl\n%s", nginx, haproxy)
+		t.Errorf("the validation blocks of build/config/lb/nginx/load-balancer.tpl and build/config/lb/haproxy/load-balancer.tpl differ:\n--- nginx\n%s\n--- haproxy\n%s", nginx, haproxy)
 	}
 }
 
@@ -140,7 +140,7 @@ func checkHAProxyReloadLog(t *testing.T, stdout, stderr string, routed []string,
 }
 
 // TestTemplateRendersOnlyValidInstances for HAProxy: the real
-// consul-template renders the unchanged load-balancer-haproxy.tpl from a
+// consul-template renders HAProxy's unchanged load-balancer.tpl from a
 // real Consul holding valid and bad instances; only the valid ones become
 // servers, haproxy -c accepts the file, haproxy-reload logs the skipped
 // ones, and after a reload /upstream follows the catalog.

@@ -60,10 +60,11 @@ func (c *Consul) RegisterHelloServerErr(inst Instance) error {
 	return err
 }
 
-// ProdTemplate is the deployment's load-balancer.tpl, unchanged.
+// ProdTemplate is the deployment's build/config/lb/nginx/load-balancer.tpl
+// (nginx's), unchanged.
 func ProdTemplate(t testing.TB) string {
 	t.Helper()
-	return filepath.Join(RepoRoot(t), "build", "config", "consul-template", "load-balancer.tpl")
+	return EngineFile(t, "nginx", "load-balancer.tpl")
 }
 
 // The one line of load-balancer.tpl that HostTemplate changes.
@@ -84,7 +85,7 @@ func HostTemplate(t testing.TB) string {
 		t.Fatal(err)
 	}
 	if !bytes.Contains(raw, []byte(refusedInContainer)) {
-		t.Fatalf("build/config/consul-template/load-balancer.tpl no longer contains %q: update HostTemplate", refusedInContainer)
+		t.Fatalf("build/config/lb/nginx/load-balancer.tpl no longer contains %q: update HostTemplate", refusedInContainer)
 	}
 	path := filepath.Join(t.TempDir(), "load-balancer.tpl")
 	if err := os.WriteFile(path, bytes.ReplaceAll(raw, []byte(refusedInContainer), []byte(refusedOnHost)), 0o644); err != nil {
@@ -156,7 +157,7 @@ type nginxRejected struct {
 
 func (e *nginxRejected) Error() string { return "nginx -t: " + e.err.Error() + ": " + e.out }
 
-// Reload runs build/config/consul-template/reload-nginx.sh, which
+// Reload runs build/config/lb/nginx/reload-nginx.sh, which
 // consul-template runs after each render, with the container's paths
 // replaced by the test's, and returns what it printed on stdout and stderr.
 // The script always exits 0; any other exit fails the test.
@@ -185,7 +186,7 @@ func (lb *ProdLoadBalancer) Reload(t testing.TB) (stdout, stderr string) {
 // of running against container paths.
 func reloadScript(t testing.TB, dir, conf, upstream string) string {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(RepoRoot(t), "build", "config", "consul-template", "reload-nginx.sh"))
+	raw, err := os.ReadFile(EngineFile(t, "nginx", "reload-nginx.sh"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +199,7 @@ func reloadScript(t testing.TB, dir, conf, upstream string) string {
 		{" -c /etc/nginx/nginx.conf", " -c " + conf},
 	} {
 		if !strings.Contains(script, r.old) {
-			t.Fatalf("build/config/consul-template/reload-nginx.sh no longer contains %q: update ProdLoadBalancer.Reload", r.old)
+			t.Fatalf("build/config/lb/nginx/reload-nginx.sh no longer contains %q: update ProdLoadBalancer.Reload", r.old)
 		}
 		script = strings.ReplaceAll(script, r.old, r.new)
 	}

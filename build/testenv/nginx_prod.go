@@ -21,9 +21,9 @@ type ProdNginx struct {
 	*Process
 }
 
-// StartProdNginx runs nginx with build/config/nginx/nginx.conf, changed only
-// where the host differs from the container: its pid and temporary files go
-// to a test directory, it listens on free loopback ports, and the upstream
+// StartProdNginx runs nginx with build/config/lb/nginx/nginx.conf, changed
+// only where the host differs from the container: its pid and temporary files
+// go to a test directory, it listens on free loopback ports, and the upstream
 // it includes is load-balancer.tpl rendered by the real consul-template from
 // a Consul agent of its own, where upstreamAddrs are registered as passing
 // hello_server instances (none renders the "down" placeholder). On the host
@@ -67,7 +67,7 @@ func prodNginxFiles(t testing.TB, upstreamAddrs []string) (n *ProdNginx, dir, co
 	}
 	for _, a := range upstreamAddrs {
 		if !strings.Contains(string(raw), "    server "+a+" max_fails=0;\n") {
-			t.Fatalf("load-balancer.tpl does not route %s (StartProdNginx takes IPv4 host:port addresses); rendered:\n%s", a, raw)
+			t.Fatalf("nginx's load-balancer.tpl does not route %s (StartProdNginx takes IPv4 host:port addresses); rendered:\n%s", a, raw)
 		}
 	}
 	return lb.ProdNginx, lb.Dir, lb.Conf
@@ -108,7 +108,7 @@ func prodLoadBalancerFiles(t testing.TB, c *Consul, template string) *ProdLoadBa
 // container path in place.
 func prodConfig(t testing.TB, dir, upstream, addr, healthAddr string) string {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(RepoRoot(t), "build", "config", "nginx", "nginx.conf"))
+	raw, err := os.ReadFile(EngineFile(t, "nginx", "nginx.conf"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func prodConfig(t testing.TB, dir, upstream, addr, healthAddr string) string {
 		{"listen 8080 reuseport;", "listen " + healthAddr + " reuseport;"},
 	} {
 		if !strings.Contains(conf, r.old) {
-			t.Fatalf("build/config/nginx/nginx.conf no longer contains %q: update StartProdNginx", r.old)
+			t.Fatalf("build/config/lb/nginx/nginx.conf no longer contains %q: update StartProdNginx", r.old)
 		}
 		conf = strings.ReplaceAll(conf, r.old, r.new)
 	}

@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// StartRunNginx runs build/config/nginx/run-nginx.sh, the program
+// StartRunNginx runs build/config/lb/nginx/run-nginx.sh, the program
 // supervisord runs in the load balancer, with the deployment's nginx.conf on
 // loopback (as StartProdNginx) and in a process group of its own, as
 // supervisord starts every program. The script is the returned Process; it
@@ -61,7 +61,7 @@ func StartRunNginx(t testing.TB, upstreamAddrs []string) *ProdNginx {
 // running against container paths.
 func runNginxScript(t testing.TB, dir, conf string) string {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(RepoRoot(t), "build", "config", "nginx", "run-nginx.sh"))
+	raw, err := os.ReadFile(EngineFile(t, "nginx", "run-nginx.sh"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func runNginxScript(t testing.TB, dir, conf string) string {
 		{`nginx -c "$conf" -e stderr &`, NginxBin() + ` -c "$conf" -e stderr -p ` + dir + ` &`},
 	} {
 		if !strings.Contains(script, r.old) {
-			t.Fatalf("build/config/nginx/run-nginx.sh no longer contains %q: update StartRunNginx", r.old)
+			t.Fatalf("build/config/lb/nginx/run-nginx.sh no longer contains %q: update StartRunNginx", r.old)
 		}
 		script = strings.ReplaceAll(script, r.old, r.new)
 	}

@@ -42,5 +42,7 @@ wait {
   max = "1s"
 }
 
-# The template and its reload command are the engine's: nginx.hcl or
-# haproxy.hcl, loaded after this file by LB_ENGINE (consul-template.conf).
+# The template and its reload command are the engine's: its folder's
+# consul-template.hcl (build/config/lb/<engine>/), which the image holds as
+# /etc/consul-template/<engine>.hcl and loads after this file by LB_ENGINE
+# (consul-template.conf).

@@ -17,7 +17,8 @@ ctl() { /usr/local/bin/supervisord ctl -s unix:///tmp/supervisord.sock "$@"; }
 log() { echo "entrypoint: $*"; }
 
 # The load balancer's image holds more than one engine, each with its
-# program in engines/<engine>/; LB_ENGINE picks the one that runs (the image
+# program in engines/<engine>/ (the supervisord.conf of the repository's
+# build/config/lb/<engine>/); LB_ENGINE picks the one that runs (the image
 # sets nginx) and supervisord.conf includes it. Nothing starts when it names
 # no engine of the image.
 engines_dir=/etc/supervisord/engines

@@ -1,6 +1,8 @@
 # consul-template's template for HAProxy (LB_ENGINE=haproxy), loaded after
-# consul-template.hcl. Which instances are routed is decided exactly as for
-# nginx (see load-balancer-haproxy.tpl).
+# the shared build/config/consul-template/consul-template.hcl; the image holds
+# it as /etc/consul-template/haproxy.hcl. Which instances are routed is
+# decided exactly as for nginx (see load-balancer.tpl in this folder, which
+# the image holds as /etc/consul-template/load-balancer-haproxy.tpl).
 template {
   source          = "/etc/consul-template/load-balancer-haproxy.tpl"
   destination     = "/etc/haproxy/conf.d/load-balancer.cfg"

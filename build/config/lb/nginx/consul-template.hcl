@@ -1,5 +1,7 @@
 # consul-template's template for nginx (LB_ENGINE=nginx, the default),
-# loaded after consul-template.hcl.
+# loaded after the shared build/config/consul-template/consul-template.hcl;
+# the image holds it as /etc/consul-template/nginx.hcl, next to this folder's
+# load-balancer.tpl and reload-nginx.sh.
 template {
   source          = "/etc/consul-template/load-balancer.tpl"
   destination     = "/etc/nginx/conf.d/load-balancer.conf"
