@@ -33,34 +33,31 @@ type Engine struct {
 // Engines are the deployment's engines: nginx (the default) and HAProxy.
 func Engines() []Engine { return []Engine{NginxEngine, HAProxyEngine} }
 
-// NginxEngine is nginx with build/config/lb/nginx (ProdLoadBalancer).
-var NginxEngine = Engine{
-	Name:         "nginx",
-	Reloader:     "reload-nginx",
-	prodTemplate: ProdTemplate,
-	hostTemplate: HostTemplate,
-	startLB: func(t testing.TB, c *Consul, template string) *LB {
-		t.Helper()
-		return StartProdLoadBalancer(t, c, template).LB()
-	},
-	routed: func(addr string) *regexp.Regexp {
-		return regexp.MustCompile(regexp.QuoteMeta("    server " + addr + " max_fails=0;\n"))
-	},
+// NginxEngine is nginx with build/config/lb/nginx (ProdLoadBalancer),
+// HAProxyEngine HAProxy with build/config/lb/haproxy (ProdHAProxy).
+var (
+	NginxEngine   = Engine{Name: "nginx", Reloader: "reload-nginx", prodTemplate: ProdTemplate, hostTemplate: HostTemplate, startLB: startNginxLB, routed: nginxRoutes}
+	HAProxyEngine = Engine{Name: "haproxy", Reloader: "reload-haproxy", prodTemplate: ProdHAProxyTemplate, hostTemplate: HostHAProxyTemplate, startLB: startHAProxyLB, routed: haproxyRoutes}
+)
+
+func startNginxLB(t testing.TB, c *Consul, template string) *LB {
+	t.Helper()
+	return StartProdLoadBalancer(t, c, template).LB()
 }
 
-// HAProxyEngine is HAProxy with build/config/lb/haproxy (ProdHAProxy).
-var HAProxyEngine = Engine{
-	Name:         "haproxy",
-	Reloader:     "reload-haproxy",
-	prodTemplate: ProdHAProxyTemplate,
-	hostTemplate: HostHAProxyTemplate,
-	startLB: func(t testing.TB, c *Consul, template string) *LB {
-		t.Helper()
-		return StartProdHAProxyLB(t, c, template).LB()
-	},
-	routed: func(addr string) *regexp.Regexp {
-		return regexp.MustCompile(`(?m)^    server replica-[0-9]+ ` + regexp.QuoteMeta(addr) + `$`)
-	},
+func startHAProxyLB(t testing.TB, c *Consul, template string) *LB {
+	t.Helper()
+	return StartProdHAProxyLB(t, c, template).LB()
+}
+
+// nginxRoutes matches the upstream's server line for addr, haproxyRoutes
+// the backend's server slot for addr.
+func nginxRoutes(addr string) *regexp.Regexp {
+	return regexp.MustCompile(regexp.QuoteMeta("    server " + addr + " max_fails=0;\n"))
+}
+
+func haproxyRoutes(addr string) *regexp.Regexp {
+	return regexp.MustCompile(`(?m)^    server replica-[0-9]+ ` + regexp.QuoteMeta(addr) + `$`)
 }
 
 // ProdTemplate is the engine's load-balancer.tpl as the deployment ships it.

@@ -39,22 +39,17 @@ var engineChecks = map[string]struct {
 	// strictStderr: the reloader writes nothing on stderr but its skipped
 	// lines (nginx -s reload's own notices may come through reload-nginx.sh).
 	strictStderr bool
-	// reloaded is the reloader's stdout after routing routed.
-	reloaded func(routed []string) string
-	// badRender is a render the engine's config check rejects; rejected
-	// the start of the reloader's complaint about the file at path.
-	badRender string
-	rejected  func(path string) string
+	// reloaded is the reloader's stdout after routing routed, with %d
+	// for their number and %s for them.
+	reloaded string
+	// badRender is a render the engine's config check (checker) rejects.
+	badRender, checker string
 }{
 	"nginx": {
-		routes: checkNginxRoutes,
-		reloaded: func(routed []string) string {
-			return fmt.Sprintf("reload-nginx: reloaded nginx with %d hello_server replica(s): %s\n", len(routed), strings.Join(routed, " "))
-		},
+		routes:    checkNginxRoutes,
+		reloaded:  "reload-nginx: reloaded nginx with %d hello_server replica(s): %s\n",
 		badRender: "upstream hello_server {\n    server 10.20.30.41:7001 no-such-parameter;\n}\n",
-		rejected: func(path string) string {
-			return "reload-nginx: nginx -t rejected the rendered " + path + "; keeping the last good config: "
-		},
+		checker:   "nginx -t",
 	},
 	"haproxy": {
 		// The same address and port twice: one server, not a name clash.
@@ -63,13 +58,9 @@ var engineChecks = map[string]struct {
 		routes:       checkHAProxyRoutes,
 		fixedLine:    regexp.MustCompile(`^    server replica-[0-9]+ 127\.0\.0\.1:1 disabled$`),
 		strictStderr: true,
-		reloaded: func(routed []string) string {
-			return fmt.Sprintf("reload-haproxy: haproxy routes to %d hello_server replica(s): %s (Runtime API, no reload)\n", len(routed), strings.Join(routed, " "))
-		},
-		badRender: "backend hello_server from hello_server\n    server replica-1 10.20.30.41:7001 no-such-keyword\n",
-		rejected: func(path string) string {
-			return "reload-haproxy: haproxy -c rejected the rendered " + path + "; keeping the last good config: "
-		},
+		reloaded:     "reload-haproxy: haproxy routes to %d hello_server replica(s): %s (Runtime API, no reload)\n",
+		badRender:    "backend hello_server from hello_server\n    server replica-1 10.20.30.41:7001 no-such-keyword\n",
+		checker:      "haproxy -c",
 	},
 }
 
@@ -292,7 +283,7 @@ func checkReloadLog(t *testing.T, e Engine, stdout, stderr string, routed []stri
 	if !slices.Equal(logged, want) {
 		t.Errorf("%s's skipped lines:\n  expected %q\n  received %q\nstderr:\n%s", e.Reloader, want, logged, stderr)
 	}
-	if wantOut := ec.reloaded(routed); stdout != wantOut {
+	if wantOut := fmt.Sprintf(ec.reloaded, len(routed), strings.Join(routed, " ")); stdout != wantOut {
 		t.Errorf("%s stdout:\n  expected %q\n  received %q", e.Reloader, wantOut, stdout)
 	}
 }
@@ -319,7 +310,8 @@ func TestReloadKeepsLastGoodConfig(t *testing.T) {
 				t.Fatal(err)
 			}
 			stdout, stderr := lb.Reload(t)
-			if stdout != "" || !strings.HasPrefix(stderr, ec.rejected(lb.Servers)) {
+			rejected := e.Reloader + ": " + ec.checker + " rejected the rendered " + lb.Servers + "; keeping the last good config: "
+			if stdout != "" || !strings.HasPrefix(stderr, rejected) {
 				t.Errorf("%s with a bad render: stdout %q, stderr %q", e.Reloader, stdout, stderr)
 			}
 			if now, _ := os.ReadFile(lb.Servers); string(now) != string(good) {
