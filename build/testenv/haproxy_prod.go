@@ -4,15 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -66,32 +63,7 @@ func HostHAProxyTemplate(t testing.TB) string {
 // runs the deployment's haproxy.cfg on free loopback ports.
 func StartProdHAProxy(t testing.TB, upstreamAddrs []string) *ProdHAProxy {
 	t.Helper()
-	c := StartConsul(t)
-	for i, a := range upstreamAddrs {
-		host, port, err := net.SplitHostPort(a)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := strconv.Atoi(port)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.RegisterHelloServer(t, Instance{
-			Node: fmt.Sprintf("replica-%03d", i), ID: fmt.Sprintf("hello_server-%03d", i),
-			Address: host, Port: p, Check: "passing",
-		})
-	}
-	h := StartProdHAProxyLB(t, c, HostHAProxyTemplate(t))
-	raw, err := os.ReadFile(h.Upstream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range upstreamAddrs {
-		if !regexp.MustCompile(`(?m)^    server replica-[0-9]+ ` + regexp.QuoteMeta(a) + `$`).Match(raw) {
-			t.Fatalf("HAProxy's load-balancer.tpl does not route %s (StartProdHAProxy takes IPv4 host:port addresses); rendered:\n%s", a, raw)
-		}
-	}
-	return h
+	return HAProxyEngine.Start(t, upstreamAddrs).HAProxy()
 }
 
 // StartProdHAProxyLB renders template from c with the real consul-template,
@@ -121,29 +93,7 @@ func StartProdHAProxyLB(t testing.TB, c *Consul, template string) *ProdHAProxy {
 	}
 	// -db: in the foreground, as supervisord runs it; master-worker is in
 	// haproxy.cfg's global section.
-	p := Start(t, nil, HAProxyBin(), "-db", "-f", h.Conf, "-f", h.Upstream)
-	// Registered after Start's cleanup, so it runs first: SIGTERM ends the
-	// master and its workers.
-	t.Cleanup(func() {
-		if p.Exited() {
-			return
-		}
-		_ = p.Cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(10 * time.Second):
-			t.Errorf("haproxy did not stop within 10s of SIGTERM; output:\n%s", p.Output())
-		}
-	})
-	h.Process = p
-	for _, addr := range []string{h.Addr, h.HealthAddr} {
-		Eventually(t, 10*time.Second, "haproxy accepts connections on "+addr, func() error {
-			if p.Exited() {
-				t.Fatalf("haproxy exited with %v before accepting connections; output:\n%s", p.err, p.Output())
-			}
-			return dialOnce(addr)
-		})
-	}
+	h.Process = runEngine(t, "haproxy", HAProxyBin(), []string{"-db", "-f", h.Conf, "-f", h.Upstream}, h.Addr, h.HealthAddr)
 	// HAProxy 3.0 may open its listeners before the Runtime API's socket.
 	socket := filepath.Join(dir, "haproxy.sock")
 	Eventually(t, 10*time.Second, "haproxy's Runtime API answers on "+socket, func() error {
@@ -177,6 +127,24 @@ func prodHAProxyConfig(t testing.TB, dir, addr, healthAddr string) string {
 		conf = strings.ReplaceAll(conf, r.old, r.new)
 	}
 	return conf
+}
+
+// LB is h as an Engine's load balancer (HAProxyEngine.StartLB's).
+func (h *ProdHAProxy) LB() *LB {
+	return &LB{
+		Addr: h.Addr, HealthAddr: h.HealthAddr, Process: h.Process,
+		Consul: h.Consul, Dir: h.Dir, Conf: h.Conf, Servers: h.Upstream, Template: h.Template,
+		impl: h,
+	}
+}
+
+// HAProxy is the ProdHAProxy behind lb; it panics if lb is not HAProxy.
+func (lb *LB) HAProxy() *ProdHAProxy {
+	h, ok := lb.impl.(*ProdHAProxy)
+	if !ok {
+		panic("testenv: " + lb.Engine.Name + " is not HAProxy")
+	}
+	return h
 }
 
 // Render runs bin/consul-template -once against the agent, as the

@@ -122,22 +122,25 @@ func StartProdLoadBalancer(t testing.TB, c *Consul, template string) *ProdLoadBa
 // rendered upstream.
 func (lb *ProdLoadBalancer) Render(t testing.TB) string {
 	t.Helper()
-	bin := Tool(t, "consul-template")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "-once", "-log-level", "warn",
-		"-consul-addr", lb.Consul.HTTPAddr,
-		"-template", lb.Template+":"+lb.Upstream)
-	// No CONSUL_HTTP_* from the caller's environment.
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("consul-template -once rendering %s: %v\n%s", lb.Template, err, out)
+	return renderOnce(t, lb.Consul, lb.Template, lb.Upstream)
+}
+
+// LB is lb as an Engine's load balancer (NginxEngine.StartLB's).
+func (lb *ProdLoadBalancer) LB() *LB {
+	return &LB{
+		Addr: lb.Addr, HealthAddr: lb.HealthAddr, Process: lb.Process,
+		Consul: lb.Consul, Dir: lb.Dir, Conf: lb.Conf, Servers: lb.Upstream, Template: lb.Template,
+		impl: lb,
 	}
-	raw, err := os.ReadFile(lb.Upstream)
-	if err != nil {
-		t.Fatal(err)
+}
+
+// Nginx is the ProdLoadBalancer behind lb; it panics if lb is not nginx.
+func (lb *LB) Nginx() *ProdLoadBalancer {
+	n, ok := lb.impl.(*ProdLoadBalancer)
+	if !ok {
+		panic("testenv: " + lb.Engine.Name + " is not nginx")
 	}
-	return string(raw)
+	return n
 }
 
 // CheckConfig runs `nginx -t` on the config and returns nil if nginx

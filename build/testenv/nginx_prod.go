@@ -1,13 +1,11 @@
 package testenv
 
 import (
-	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -40,36 +38,13 @@ func StartProdNginx(t testing.TB, upstreamAddrs []string) *ProdNginx {
 
 // prodNginxFiles registers upstreamAddrs in a new Consul agent, renders the
 // host's load-balancer.tpl from it and writes the rewritten nginx.conf into
-// a test directory.
+// a test directory; nginx is not started.
 func prodNginxFiles(t testing.TB, upstreamAddrs []string) (n *ProdNginx, dir, conf string) {
 	t.Helper()
 	c := StartConsul(t)
-	for i, a := range upstreamAddrs {
-		host, port, err := net.SplitHostPort(a)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := strconv.Atoi(port)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// Zero-padded, so Consul's order (by node) is upstreamAddrs' order.
-		c.RegisterHelloServer(t, Instance{
-			Node: fmt.Sprintf("replica-%03d", i), ID: fmt.Sprintf("hello_server-%03d", i),
-			Address: host, Port: p, Check: "passing",
-		})
-	}
+	registerUpstreams(t, c, upstreamAddrs)
 	lb := prodLoadBalancerFiles(t, c, HostTemplate(t))
-	// An address the template skips would silently change the test.
-	raw, err := os.ReadFile(lb.Upstream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range upstreamAddrs {
-		if !strings.Contains(string(raw), "    server "+a+" max_fails=0;\n") {
-			t.Fatalf("nginx's load-balancer.tpl does not route %s (StartProdNginx takes IPv4 host:port addresses); rendered:\n%s", a, raw)
-		}
-	}
+	NginxEngine.requireRouted(t, lb.Upstream, upstreamAddrs)
 	return lb.ProdNginx, lb.Dir, lb.Conf
 }
 
@@ -137,29 +112,7 @@ func prodConfig(t testing.TB, dir, upstream, addr, healthAddr string) string {
 // addr accepts connections. It stops nginx with SIGTERM when the test ends.
 func runNginx(t testing.TB, dir, conf string, addrs ...string) *Process {
 	t.Helper()
-	p := Start(t, nil, NginxBin(), "-e", "stderr", "-p", dir, "-c", conf)
-	// Registered after Start's cleanup, so it runs first: a killed master
-	// would leave its workers behind, still listening.
-	t.Cleanup(func() {
-		if p.Exited() {
-			return
-		}
-		_ = p.Cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(10 * time.Second):
-			t.Errorf("nginx did not stop within 10s of SIGTERM; output:\n%s", p.Output())
-		}
-	})
-	for _, addr := range addrs {
-		Eventually(t, 10*time.Second, "nginx accepts connections on "+addr, func() error {
-			if p.Exited() {
-				t.Fatalf("nginx exited with %v before accepting connections; output:\n%s", p.err, p.Output())
-			}
-			return dialOnce(addr)
-		})
-	}
-	return p
+	return runEngine(t, "nginx", NginxBin(), []string{"-e", "stderr", "-p", dir, "-c", conf}, addrs...)
 }
 
 // dialOnce reports whether addr accepts a TCP connection.

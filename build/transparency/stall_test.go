@@ -12,17 +12,6 @@ import (
 	"github.com/grpc-lb/nginx-consul/grpc_server/pingserver"
 )
 
-// engines are the deployment's two load-balancer engines with their
-// production configs, each started on the host in front of addrs; start
-// returns the gRPC address.
-var engines = []struct {
-	name  string
-	start func(t *testing.T, addrs []string) string
-}{
-	{"nginx", func(t *testing.T, addrs []string) string { return testenv.StartProdNginx(t, addrs).Addr }},
-	{"haproxy", func(t *testing.T, addrs []string) string { return testenv.StartProdHAProxy(t, addrs).Addr }},
-}
-
 // soakFor is how long the large-call soak runs through each engine.
 const soakFor = 60 * time.Second
 
@@ -33,16 +22,16 @@ const soakFor = 60 * time.Second
 // second. Behind HAProxy 2.6 multiplexing its backend connections such
 // calls stalled or failed with Internal (issue #19).
 func TestLargeCallsToADefaultReplica(t *testing.T) {
-	for _, e := range engines {
-		t.Run(e.name, func(t *testing.T) {
-			addr := e.start(t, startEchoServersFlow(t, pingserver.FlowControlDynamic, "echo-a", "echo-b"))
+	for _, e := range testenv.Engines() {
+		t.Run(e.Name, func(t *testing.T) {
+			addr := e.Start(t, startEchoServersFlow(t, pingserver.FlowControlDynamic, "echo-a", "echo-b")).Addr
 			conn, err := transparency.Dial(addr)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer conn.Close()
 			s := transparency.LargeUnarySoak(context.Background(), conn, 4, 0, soakFor)
-			t.Logf("%s: %s", e.name, s)
+			t.Logf("%s: %s", e.Name, s)
 			if err := s.Err(); err != nil {
 				t.Error(err)
 			}
@@ -57,9 +46,9 @@ func TestLargeCallsToADefaultReplica(t *testing.T) {
 // reading large requests, hold no other client's calls to that replica,
 // through either engine.
 func TestStuckStreamsHoldNoOtherClient(t *testing.T) {
-	for _, e := range engines {
-		t.Run(e.name, func(t *testing.T) {
-			addr := e.start(t, startEchoServersFlow(t, pingserver.FlowControlDynamic, "echo-a"))
+	for _, e := range testenv.Engines() {
+		t.Run(e.Name, func(t *testing.T) {
+			addr := e.Start(t, startEchoServersFlow(t, pingserver.FlowControlDynamic, "echo-a")).Addr
 			if _, err := transparency.StuckStreams(context.Background(), addr, 20); err != nil {
 				t.Error(err)
 			}
@@ -70,9 +59,9 @@ func TestStuckStreamsHoldNoOtherClient(t *testing.T) {
 // A client that cancels calls while their large replies are coming can go
 // on calling through either engine: the cancel reaches the replica.
 func TestCanceledLargeCallsHoldNoLaterCall(t *testing.T) {
-	for _, e := range engines {
-		t.Run(e.name, func(t *testing.T) {
-			addr := e.start(t, startEchoServersFlow(t, pingserver.FlowControlDynamic, "echo-a"))
+	for _, e := range testenv.Engines() {
+		t.Run(e.Name, func(t *testing.T) {
+			addr := e.Start(t, startEchoServersFlow(t, pingserver.FlowControlDynamic, "echo-a")).Addr
 			for round := range 3 {
 				if err := transparency.CanceledLargeCalls(context.Background(), addr, 10); err != nil {
 					t.Errorf("round %d: %v", round, err)
@@ -87,14 +76,14 @@ func TestCanceledLargeCallsHoldNoLaterCall(t *testing.T) {
 // in order, so that client's later calls wait behind the stuck request
 // (README, The engine). This test states what each engine does.
 func TestSameClientAfterAStuckWriter(t *testing.T) {
-	for _, e := range engines {
-		t.Run(e.name, func(t *testing.T) {
-			addr := e.start(t, startEchoServersFlow(t, pingserver.FlowControlDynamic, "echo-a"))
+	for _, e := range testenv.Engines() {
+		t.Run(e.Name, func(t *testing.T) {
+			addr := e.Start(t, startEchoServersFlow(t, pingserver.FlowControlDynamic, "echo-a")).Addr
 			err := transparency.SameClientAfterStuckWriter(context.Background(), addr, 2)
 			switch {
-			case e.name == "haproxy" && err == nil:
+			case e.Name == "haproxy" && err == nil:
 				t.Error("HAProxy served the same client's calls past a stuck request: update README (The engine) and this test")
-			case e.name == "haproxy":
+			case e.Name == "haproxy":
 				t.Logf("as stated in the README: %v", err)
 			case err != nil:
 				t.Error(err)

@@ -89,51 +89,58 @@ func TestChecksDirect(t *testing.T) {
 	runChecks(t, startEchoServers(t, "echo-a")[0])
 }
 
-// The deployment's nginx.conf passes gRPC through unchanged, to replicas
-// with either flow control.
-func TestChecksThroughProductionNginx(t *testing.T) {
-	for _, flow := range flowControls {
-		t.Run("flow-control="+flow, func(t *testing.T) {
-			nginx := testenv.StartProdNginx(t, startEchoServersFlow(t, flow, "echo-a", "echo-b"))
-			runChecks(t, nginx.Addr)
-		})
+// Each engine's production config (nginx.conf; haproxy.cfg, HAProxy 3.0
+// from Debian trixie) passes gRPC through unchanged, to replicas with
+// either flow control.
+func TestChecksThroughProduction(t *testing.T) {
+	for _, e := range testenv.Engines() {
+		for _, flow := range flowControls {
+			t.Run(e.Name+"/flow-control="+flow, func(t *testing.T) {
+				lb := e.Start(t, startEchoServersFlow(t, flow, "echo-a", "echo-b"))
+				runChecks(t, lb.Addr)
+			})
+		}
 	}
 }
 
-// With no replica, a call gets the config's own UNAVAILABLE status rather
-// than an HTTP error, and the health endpoint still answers.
-func TestNoReplicaThroughProductionNginx(t *testing.T) {
-	nginx := testenv.StartProdNginx(t, nil)
-	conn, err := transparency.Dial(nginx.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	client := protos.NewEchoClient(conn)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+// With no replica, a call through either engine gets the config's own
+// UNAVAILABLE status rather than an HTTP error, and the health endpoint
+// still answers.
+func TestNoReplicaThroughProduction(t *testing.T) {
+	for _, e := range testenv.Engines() {
+		t.Run(e.Name, func(t *testing.T) {
+			lb := e.Start(t, nil)
+			conn, err := transparency.Dial(lb.Addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			client := protos.NewEchoClient(conn)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
 
-	const want = "no healthy hello_server replica is available behind the load balancer"
-	_, err = client.Unary(ctx, &protos.EchoRequest{})
-	if st := status.Convert(err); st.Code() != codes.Unavailable || st.Message() != want {
-		t.Errorf("Unary with no replica: expected Unavailable %q, received %s %q", want, st.Code(), st.Message())
-	}
-	stream, err := client.Bidi(ctx)
-	if err == nil {
-		_, err = stream.Recv()
-	}
-	if st := status.Convert(err); st.Code() != codes.Unavailable || st.Message() != want {
-		t.Errorf("Bidi with no replica: expected Unavailable %q, received %s %q", want, st.Code(), st.Message())
-	}
+			_, err = client.Unary(ctx, &protos.EchoRequest{})
+			if st := status.Convert(err); st.Code() != codes.Unavailable || st.Message() != noReplicaMessage {
+				t.Errorf("Unary with no replica: expected Unavailable %q, received %s %q", noReplicaMessage, st.Code(), st.Message())
+			}
+			stream, err := client.Bidi(ctx)
+			if err == nil {
+				_, err = stream.Recv()
+			}
+			if st := status.Convert(err); st.Code() != codes.Unavailable || st.Message() != noReplicaMessage {
+				t.Errorf("Bidi with no replica: expected Unavailable %q, received %s %q", noReplicaMessage, st.Code(), st.Message())
+			}
 
-	resp, err := http.Get("http://" + nginx.HealthAddr + "/healthz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK || string(body) != "ok\n" {
-		t.Errorf("GET /healthz with no replica: expected 200 %q, received %d %q", "ok\n", resp.StatusCode, body)
+			resp, err := http.Get("http://" + lb.HealthAddr + "/healthz")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != http.StatusOK || string(body) != "ok\n" {
+				t.Errorf("GET /healthz with no replica: expected 200 %q, received %d %q", "ok\n", resp.StatusCode, body)
+			}
+		})
 	}
 }
 
