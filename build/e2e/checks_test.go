@@ -206,7 +206,7 @@ func TestCheckSameRestartState(t *testing.T) {
 }
 
 func TestCheckPidsWithPrefix(t *testing.T) {
-	listing := "1 /sbin/docker-init -- /usr/local/bin/entrypoint.sh \n" +
+	listing := "1 /sbin/docker-init -- /usr/local/bin/supervisord-entrypoint \n" +
 		"40 nginx: worker process \n" +
 		"41 nginx: worker process is shutting down \n" +
 		"52 /usr/local/bin/consul-template -config=/etc/consul-template/consul-template.hcl \n"

@@ -34,7 +34,7 @@ func (d *Deployment) restartState() restartState {
 		}
 		name := head[0]
 		state[name] = "restarts " + head[1]
-		if head[2] != "/usr/local/bin/entrypoint.sh" {
+		if head[2] != "/usr/local/bin/supervisord-entrypoint" {
 			continue // a Consul server: consul itself, no supervisord
 		}
 		for _, env := range lines[1:] {

@@ -185,14 +185,12 @@ func TestLoadRejectsUnwrittenBudgets(t *testing.T) {
 	}{
 		{"no stop_grace_period", ComposeFile, "  stop_grace_period: 10s\n", "", "services.consul-server-1.stop_grace_period is not set"},
 		{"a stop_grace_period that is not a duration", ComposeFile, "stop_grace_period: 10s", "stop_grace_period: ten", `stop_grace_period="ten" is invalid`},
-		{"no guard in the entrypoint", EntrypointScript, "guard_slack_secs=1\n", "", "expected one line guard_slack_secs=SECONDS, found 0"},
 		{"a drain that is not seconds", RunNginxScript, "stop_drain_secs=8", "stop_drain_secs=8s", `stop_drain_secs="8s" is invalid`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
 			copyFile(t, root, dir, ComposeFile)
 			copyFile(t, root, dir, ComposeOverride)
-			copyFile(t, root, dir, EntrypointScript)
 			copyFile(t, root, dir, RunNginxScript)
 			copyFile(t, root, dir, RunServerScript)
 			for _, f := range []string{"Dockerfile", "Dockerfile.grpc", "Dockerfile.lb"} {

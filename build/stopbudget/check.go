@@ -125,7 +125,7 @@ func Check(tree *Tree) ([]Plan, error) {
 			}
 			continue
 		default:
-			errs = append(errs, fmt.Errorf("service %s: no stop budget is known for entrypoint %q with build.dockerfile %q: accepted is the image's entrypoint.sh (a build.dockerfile with SUPERVISORD_STOP_ORDER), %q or %q", name, s.Entrypoint, s.Dockerfile, ConsulServerEntrypoint, ACLBootstrapEntrypoint))
+			errs = append(errs, fmt.Errorf("service %s: no stop budget is known for entrypoint %q with build.dockerfile %q: accepted is the image's supervisord-entrypoint (a build.dockerfile with SUPERVISORD_STOP_ORDER), %q or %q", name, s.Entrypoint, s.Dockerfile, ConsulServerEntrypoint, ACLBootstrapEntrypoint))
 		}
 		errs = append(errs, plan.check(name)...)
 		plans = append(plans, plan)

@@ -4,10 +4,10 @@
 //
 // The hello_server and load-balancer containers stop their supervisord
 // programs one at a time, in the order of their image's
-// SUPERVISORD_STOP_ORDER (build/config/supervisord/entrypoint.sh). Each
+// SUPERVISORD_STOP_ORDER (supervisord-entrypoint, build/entrypoint). Each
 // program takes at most its stopwaitsecs (supervisord SIGKILLs it then; the
-// nginx and haproxy programs' whole process group, with killasgroup) plus the
-// entrypoint's guard_slack_secs (after which the entrypoint kills it itself,
+// nginx and haproxy programs' whole process group, with killasgroup) plus
+// supervisorconf.GuardSlack (after which the entrypoint kills it itself,
 // should supervisord not). The Consul servers run `consul agent` under
 // build/config/consul/run-server.sh, which SIGKILLs it stop_secs after the
 // signal. Where a program's stopwaitsecs is derived from something else,

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/grpc-lb/nginx-consul/build/supervisorconf"
 )
 
 // Tree is every setting of the repository that decides how long a container
@@ -22,8 +24,8 @@ type Tree struct {
 	// Programs are build/config/supervisord/programs/*.conf and each
 	// engine's build/config/lb/*/supervisord.conf, by program name.
 	Programs map[string]Program
-	// GuardSlack is entrypoint.sh's guard_slack_secs: how long past a
-	// program's stopwaitsecs the entrypoint kills the program itself.
+	// GuardSlack is supervisorconf.GuardSlack: how long past a program's
+	// stopwaitsecs the entrypoint kills the program itself.
 	GuardSlack time.Duration
 	// NginxDrain and NginxFast are run-nginx.sh's stop_drain_secs (QUIT,
 	// calls in flight finish) and stop_fast_secs (TERM, then KILL).
@@ -76,16 +78,15 @@ const (
 	// EnginesDir holds one folder per load-balancer engine; its program is
 	// the folder's EngineProgram (the image's
 	// /etc/supervisord/engines/<engine>/<engine>.conf).
-	EnginesDir       = "build/config/lb"
-	EngineProgram    = "supervisord.conf"
-	EntrypointScript = "build/config/supervisord/entrypoint.sh"
-	RunNginxScript   = "build/config/lb/nginx/run-nginx.sh"
-	RunServerScript  = "build/config/consul/run-server.sh"
+	EnginesDir      = "build/config/lb"
+	EngineProgram   = "supervisord.conf"
+	RunNginxScript  = "build/config/lb/nginx/run-nginx.sh"
+	RunServerScript = "build/config/consul/run-server.sh"
 )
 
 // Load reads the stop settings of the repository at root.
 func Load(root string) (*Tree, error) {
-	tree := &Tree{}
+	tree := &Tree{GuardSlack: supervisorconf.GuardSlack}
 	var err error
 	if tree.Services, err = loadCompose(root); err != nil {
 		return nil, err
@@ -97,7 +98,6 @@ func Load(root string) (*Tree, error) {
 		file, name string
 		into       *time.Duration
 	}{
-		{EntrypointScript, "guard_slack_secs", &tree.GuardSlack},
 		{RunNginxScript, "stop_drain_secs", &tree.NginxDrain},
 		{RunNginxScript, "stop_fast_secs", &tree.NginxFast},
 		{RunServerScript, "stop_secs", &tree.ConsulServerStop},

@@ -30,7 +30,7 @@ type Consul struct {
 	// Client carries the initial management token when the test enabled
 	// ACLs (see EnableACLs), so a test's setup is never denied.
 	Client *api.Client
-	logs   *syncBuffer
+	logs   *SyncBuffer
 }
 
 // StartConsul starts an agent and stops it when the test ends. configure may
@@ -38,7 +38,7 @@ type Consul struct {
 func StartConsul(t testing.TB, configure ...func(*testutil.TestServerConfig)) *Consul {
 	t.Helper()
 	putToolsOnPath(t)
-	logs := &syncBuffer{}
+	logs := &SyncBuffer{}
 	srv, err := testutil.NewTestServerConfigT(t, func(c *testutil.TestServerConfig) {
 		c.LogLevel = "warn"
 		c.Stdout, c.Stderr = logs, logs
@@ -90,18 +90,19 @@ func (c *Consul) HealthOf(service string) (map[string]string, error) {
 	return out, nil
 }
 
-type syncBuffer struct {
+// SyncBuffer is a buffer that a process's output and a test may use at once.
+type SyncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return strings.Clone(b.buf.String())

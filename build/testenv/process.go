@@ -11,7 +11,7 @@ import (
 // Process is a program the test started, with its combined output captured.
 type Process struct {
 	Cmd    *exec.Cmd
-	output *syncBuffer
+	output *SyncBuffer
 	done   chan struct{}
 	err    error
 }
@@ -20,7 +20,7 @@ type Process struct {
 // it when the test ends if it is still running.
 func Start(t testing.TB, env []string, bin string, args ...string) *Process {
 	t.Helper()
-	p := &Process{Cmd: exec.Command(bin, args...), output: &syncBuffer{}, done: make(chan struct{})}
+	p := &Process{Cmd: exec.Command(bin, args...), output: &SyncBuffer{}, done: make(chan struct{})}
 	p.Cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
 	p.Cmd.Stdout, p.Cmd.Stderr = p.output, p.output
 	if err := p.Cmd.Start(); err != nil {

@@ -25,7 +25,7 @@ func StartRunNginx(t testing.TB, upstreamAddrs []string) *ProdNginx {
 	if err := os.WriteFile(script, []byte(runNginxScript(t, dir, conf)), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	p := &Process{Cmd: exec.Command("/bin/sh", script), output: &syncBuffer{}, done: make(chan struct{})}
+	p := &Process{Cmd: exec.Command("/bin/sh", script), output: &SyncBuffer{}, done: make(chan struct{})}
 	p.Cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 	p.Cmd.Stdout, p.Cmd.Stderr = p.output, p.output
 	p.Cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
