@@ -185,6 +185,9 @@ func TestLoadRejectsUnwrittenBudgets(t *testing.T) {
 	}{
 		{"no stop_grace_period", ComposeFile, "  stop_grace_period: 10s\n", "", "services.consul-server-1.stop_grace_period is not set"},
 		{"a stop_grace_period that is not a duration", ComposeFile, "stop_grace_period: 10s", "stop_grace_period: ten", `stop_grace_period="ten" is invalid`},
+		{"a stopwaitsecs that is not seconds", filepath.Join(ProgramsDir, "registrar.conf"), "stopwaitsecs=3\n", "stopwaitsecs=3s\n", `program registrar: stopwaitsecs="3s" is invalid`},
+		{"a killasgroup that is not a bool", filepath.Join(EnginesDir, "nginx", EngineProgram), "killasgroup=true", "killasgroup=yes", `program nginx: killasgroup="yes" is invalid`},
+		{"a program in two files", filepath.Join(EnginesDir, "haproxy", EngineProgram), "[program:haproxy]", "[program:nginx]", "program nginx is defined twice"},
 		{"a drain that is not seconds", RunNginxScript, "stop_drain_secs=8", "stop_drain_secs=8s", `stop_drain_secs="8s" is invalid`},
 	} {
 		t.Run(c.name, func(t *testing.T) {

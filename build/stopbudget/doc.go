@@ -8,10 +8,11 @@
 // program takes at most its stopwaitsecs (supervisord SIGKILLs it then; the
 // nginx and haproxy programs' whole process group, with killasgroup) plus
 // supervisorconf.GuardSlack (after which the entrypoint kills it itself,
-// should supervisord not). The Consul servers run `consul agent` under
-// build/config/consul/run-server.sh, which SIGKILLs it stop_secs after the
-// signal. Where a program's stopwaitsecs is derived from something else,
-// Check checks the derivation:
+// should supervisord not). Load reads the program files with
+// build/supervisorconf, as supervisord and the entrypoint read them. The
+// Consul servers run `consul agent` under build/config/consul/run-server.sh,
+// which SIGKILLs it stop_secs after the signal. Where a program's
+// stopwaitsecs is derived from something else, Check checks the derivation:
 //
 //   - registrar: registration.StopBudget (AgentTimeout for the
 //     deregistration, which every call to the agent is bounded by, + 500 ms).

@@ -52,21 +52,9 @@ type Service struct {
 	Init bool
 }
 
-// Program is one supervisord program's stop settings.
-type Program struct {
-	Name, File, Command string
-	// StopSignals is stopsignal split into words: supervisord sends each in
-	// turn and waits stopwaitsecs after each.
-	StopSignals []string
-	// StopWait is stopwaitsecs; HasStopWait is false when the file sets none
-	// (supervisord then waits 10 s).
-	StopWait    time.Duration
-	HasStopWait bool
-	KillAsGroup bool
-	// Engine is the load-balancer engine (the folder of EnginesDir) whose
-	// program this is, run only when LB_ENGINE names it; "" for programs/.
-	Engine string
-}
+// Program is one supervisord program's stop settings, as supervisord reads
+// them; File is relative to the repository.
+type Program = supervisorconf.Program
 
 // Paths of the files Load reads, relative to the repository root.
 const (
@@ -74,12 +62,12 @@ const (
 	// ComposeOverride is what only Compose reads (build:, depends_on);
 	// Compose merges it into ComposeFile, service by service.
 	ComposeOverride = "docker-compose.override.yaml"
-	ProgramsDir     = "build/config/supervisord/programs"
+	ProgramsDir     = supervisorconf.RepoProgramsDir
 	// EnginesDir holds one folder per load-balancer engine; its program is
 	// the folder's EngineProgram (the image's
 	// /etc/supervisord/engines/<engine>/<engine>.conf).
-	EnginesDir      = "build/config/lb"
-	EngineProgram   = "supervisord.conf"
+	EnginesDir      = supervisorconf.RepoEnginesDir
+	EngineProgram   = supervisorconf.RepoEngineFiles
 	RunNginxScript  = "build/config/lb/nginx/run-nginx.sh"
 	RunServerScript = "build/config/consul/run-server.sh"
 )
@@ -219,81 +207,19 @@ func stopOrder(path string) ([]string, error) {
 	return order, nil
 }
 
-var programHeader = regexp.MustCompile(`^\[program:([^\]]+)\]$`)
-
+// loadPrograms reads the repository's program files (supervisorconf's
+// Repository layout), by name.
 func loadPrograms(root string) (map[string]Program, error) {
-	dir := filepath.Join(root, ProgramsDir)
-	files, err := filepath.Glob(filepath.Join(dir, "*.conf"))
+	read, err := supervisorconf.Repository(root).Load()
 	if err != nil {
 		return nil, err
 	}
-	if len(files) == 0 {
-		return nil, fmt.Errorf("%s: no program files", dir)
-	}
-	engineFiles, err := filepath.Glob(filepath.Join(root, EnginesDir, "*", EngineProgram))
-	if err != nil {
-		return nil, err
-	}
-	files = append(files, engineFiles...)
-	sort.Strings(files)
 	programs := map[string]Program{}
-	for _, file := range files {
-		rel, err := filepath.Rel(root, file)
-		if err != nil {
+	for _, p := range read {
+		if p.File, err = filepath.Rel(root, p.File); err != nil {
 			return nil, err
 		}
-		engine := ""
-		if filepath.Dir(filepath.Dir(rel)) == filepath.FromSlash(EnginesDir) {
-			engine = filepath.Base(filepath.Dir(rel))
-		}
-		raw, err := os.ReadFile(file)
-		if err != nil {
-			return nil, err
-		}
-		var p *Program
-		for n, line := range strings.Split(string(raw), "\n") {
-			line = strings.TrimSpace(line)
-			if line == "" || strings.HasPrefix(line, ";") || strings.HasPrefix(line, "#") {
-				continue
-			}
-			if m := programHeader.FindStringSubmatch(line); m != nil {
-				if p != nil {
-					programs[p.Name] = *p
-				}
-				if _, dup := programs[m[1]]; dup {
-					return nil, fmt.Errorf("%s:%d: program %s is defined twice", file, n+1, m[1])
-				}
-				p = &Program{Name: m[1], File: rel, Engine: engine}
-				continue
-			}
-			key, value, ok := strings.Cut(line, "=")
-			if !ok || p == nil {
-				continue
-			}
-			key, value = strings.TrimSpace(key), strings.TrimSpace(value)
-			switch key {
-			case "command":
-				p.Command = value
-			case "stopsignal":
-				p.StopSignals = strings.Fields(value)
-			case "stopwaitsecs":
-				secs, err := strconv.Atoi(value)
-				if err != nil || secs < 1 {
-					return nil, fmt.Errorf("%s:%d: stopwaitsecs=%q is invalid: accepted is a whole number of seconds, at least 1", file, n+1, value)
-				}
-				p.StopWait, p.HasStopWait = time.Duration(secs)*time.Second, true
-			case "killasgroup":
-				b, err := strconv.ParseBool(value)
-				if err != nil {
-					// supervisord would silently use the default.
-					return nil, fmt.Errorf("%s:%d: killasgroup=%q is invalid: accepted is true or false", file, n+1, value)
-				}
-				p.KillAsGroup = b
-			}
-		}
-		if p != nil {
-			programs[p.Name] = *p
-		}
+		programs[p.Name] = p
 	}
 	return programs, nil
 }
