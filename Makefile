@@ -8,6 +8,7 @@ MAKEFLAGS += --no-print-directory
 
 BIN      := $(CURDIR)/bin
 TOOLS    := $(CURDIR)/build/tools
+TEST_TOOLS := $(CURDIR)/build/test/tools
 TAG      ?= latest
 N        ?= 3
 export TAG
@@ -20,7 +21,9 @@ compose := build/scripts/compose.sh
 # Pinned generator versions; `make proto` refuses any other protoc.
 PROTOC_VERSION := 3.21.12
 
-# Infrastructure binaries, each from its pinned wrapper module in build/tools/.
+# Infrastructure binaries, each from its pinned wrapper module: in build/tools/
+# what the images, make compose-plugin and make proto build; in
+# build/test/tools/ what only the tests and the benchmark run (ghz, grpcurl).
 TOOL_BINS := consul consul-template supervisord grpcurl grpc-health-probe ghz protoc-gen-go-grpc docker-compose
 pkg_consul             := github.com/hashicorp/consul
 pkg_consul-template    := github.com/hashicorp/consul-template
@@ -34,7 +37,7 @@ pkg_docker-compose     := github.com/docker/compose/v2/cmd
 # ("dev" without it); it is read from the wrapper's go.mod when the binary is
 # built.
 ldflags_docker-compose  = -X github.com/docker/compose/v2/internal.Version=$(shell cd $(TOOLS)/docker-compose && go list -m -f '{{.Version}}' github.com/docker/compose/v2)
-ldflags_ghz             = -X main.version=$(shell cd $(TOOLS)/ghz && go list -m -f '{{.Version}}' github.com/bojand/ghz)
+ldflags_ghz             = -X main.version=$(shell cd $(TEST_TOOLS)/ghz && go list -m -f '{{.Version}}' github.com/bojand/ghz)
 
 .PHONY: help
 help: # @HELP lists the targets
@@ -126,11 +129,18 @@ compose-plugin: $(BIN)/docker-compose # @HELP installs the pinned Compose v2 as 
 	  echo "compose-plugin: installed $$dir/docker-compose, but \`docker compose version --short\` answered \"$$got\", not $$want"; exit 1; fi; \
 	echo "compose-plugin: installed $$dir/docker-compose; \`docker compose\` is Compose $$got"
 
-# A binary is rebuilt only when its pinned module changes.
-$(BIN)/%: $(TOOLS)/%/go.mod $(TOOLS)/%/go.sum
+# A binary is rebuilt only when its pinned module changes. Make takes the
+# first rule whose wrapper module exists: build/tools/<tool>, else
+# build/test/tools/<tool>; $(<D) is that folder.
+define build-tool
 	@mkdir -p $(BIN)
-	@echo "tools: building $* from $(TOOLS)/$*"
-	cd $(TOOLS)/$* && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w $(ldflags_$*)" -o $@ $(pkg_$*)
+	@echo "tools: building $* from $(<D)"
+	cd $(<D) && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w $(ldflags_$*)" -o $@ $(pkg_$*)
+endef
+$(BIN)/%: $(TOOLS)/%/go.mod $(TOOLS)/%/go.sum
+	$(build-tool)
+$(BIN)/%: $(TEST_TOOLS)/%/go.mod $(TEST_TOOLS)/%/go.sum
+	$(build-tool)
 
 .PHONY: build
 build: # @HELP builds grpc_server, grpc_client and registrar into bin/
@@ -152,9 +162,9 @@ proto: protoc-packages $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc # @HELP re
 check: protoc-packages # @HELP gofmt, go vet (also of the e2e suite), tidy go.mod files, and generated code matches the protos
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	go vet ./...
-	go vet -tags e2e ./build/e2e/
-	go vet -tags e2e,swarmnodes ./build/e2e/
-	build/scripts/check-generated.sh
+	go vet -tags e2e ./build/test/e2e/
+	go vet -tags e2e,swarmnodes ./build/test/e2e/
+	build/test/scripts/check-generated.sh
 
 # Host packages the targets install themselves (as root with apt-get), or
 # name with the command that installs them.
@@ -165,7 +175,7 @@ protoc-packages:
 # The integration tests run the images' nginx and HAProxy (Debian's release
 # in build/scripts/debian.env) from a root engine-root.sh makes once in .cache/.
 proxy-packages:
-	@build/scripts/engine-root.sh
+	@build/test/scripts/engine-root.sh
 
 ##@ Tests
 # E2E=skip runs everything but the end-to-end suite, and says so last.
@@ -186,7 +196,7 @@ e2e-setting:
 	@[[ "$(E2E)" == skip ]] || docker info >/dev/null 2>&1 || { \
 	  echo "make test: the Docker engine is not reachable (docker info failed), so the end-to-end suite cannot run: start Docker, or run E2E=skip make test to leave it out"; exit 1; }
 
-# The README steps run under Compose v1 and v2 (E2E_COMPOSE, see build/e2e):
+# The README steps run under Compose v1 and v2 (E2E_COMPOSE, see build/test/e2e):
 # v2 is the pinned build in bin/, v1 is Debian's docker-compose.
 compose-v1-package:
 	@[[ " $${E2E_COMPOSE:-v1 v2} " != *" v1 "* ]] || build/scripts/host-packages.sh \
@@ -194,7 +204,7 @@ compose-v1-package:
 
 # The three-node swarm scenarios (TestSwarmThreeNodes, build tag swarmnodes)
 # are part of make e2e unless E2E_SWARM_NODES=skip: they start Docker daemons
-# in network namespaces (build/swarm/nodes.sh), which needs root, ip and
+# in network namespaces (build/test/scripts/nodes.sh), which needs root, ip and
 # nsenter.
 E2E_SWARM_NODES ?= run
 comma := ,
@@ -202,7 +212,7 @@ e2e_tags := e2e$(if $(filter run,$(E2E_SWARM_NODES)),$(comma)swarmnodes)
 
 .PHONY: e2e
 e2e: swarm-nodes-needs tools compose-v1-package # @HELP runs the end-to-end suite against the real compose deployment (follows the README), then on Swarm
-	go test -count=1 -tags $(e2e_tags) -timeout 85m -v ./build/e2e/
+	go test -count=1 -tags $(e2e_tags) -timeout 85m -v ./build/test/e2e/
 	@[[ "$(E2E_SWARM_NODES)" == run ]] || echo "make e2e: passed; the three-node swarm scenarios did NOT run (E2E_SWARM_NODES=skip)"
 
 .PHONY: swarm-nodes-needs
@@ -212,15 +222,15 @@ swarm-nodes-needs:
 	@[[ "$(E2E_SWARM_NODES)" == skip ]] || build/scripts/host-packages.sh "the three-node swarm scenarios (network namespaces and veths: ip; entering them: nsenter)" ip=iproute2 nsenter=util-linux
 
 # The stack on a swarm of three Docker daemons on this machine, each in its
-# own network namespace (build/swarm/nodes.sh; needs root, iproute2 and
+# own network namespace (build/test/scripts/nodes.sh; needs root, iproute2 and
 # nsenter): TestSwarmThreeNodes, README "More than one host".
 .PHONY: swarm-e2e
 swarm-e2e: tools # @HELP runs the three-node swarm scenarios on this machine (three dockerds in network namespaces; as root)
-	go test -count=1 -tags e2e,swarmnodes -timeout 60m -run 'TestSwarmThreeNodes$$' -v ./build/e2e/
+	go test -count=1 -tags e2e,swarmnodes -timeout 60m -run 'TestSwarmThreeNodes$$' -v ./build/test/e2e/
 
-# BENCH_FLAGS go to build/bench, e.g. BENCH_FLAGS="-steps=ghz-scale" for one
-# step (go run ./build/bench -h lists the flags).
+# BENCH_FLAGS go to build/test/bench, e.g. BENCH_FLAGS="-steps=ghz-scale" for one
+# step (go run ./build/test/bench -h lists the flags).
 BENCH_FLAGS ?=
 .PHONY: bench
-bench: tools # @HELP benchmarks the deployment and writes build/bench/results.md and a PNG plot
-	go run ./build/bench -out build/bench $(BENCH_FLAGS)
+bench: tools # @HELP benchmarks the deployment and writes build/test/bench/results.md and a PNG plot
+	go run ./build/test/bench -out build/test/bench $(BENCH_FLAGS)

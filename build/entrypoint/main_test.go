@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/grpc-lb/nginx-consul/build/testenv"
+	"github.com/grpc-lb/nginx-consul/build/test/testenv"
 )
 
 // helloEntrypoint is the hello_server image's entrypoint with supervisord

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/grpc-lb/nginx-consul/build/stopbudget"
 	"github.com/grpc-lb/nginx-consul/build/supervisorconf"
-	"github.com/grpc-lb/nginx-consul/build/testenv"
+	"github.com/grpc-lb/nginx-consul/build/test/stopbudget"
+	"github.com/grpc-lb/nginx-consul/build/test/testenv"
 )
 
 // imageLayout is the image's /etc/supervisord, made in a temporary folder
@@ -119,7 +119,7 @@ func TestImagesSettings(t *testing.T) {
 }
 
 // The settings the end-to-end scenario RC starts the images with
-// (build/e2e/entrypoint_scenario_test.go): each is refused with the
+// (build/test/e2e/entrypoint_scenario_test.go): each is refused with the
 // setting, its value and what is accepted.
 func TestBadSettings(t *testing.T) {
 	lbOrder := "registrar consul-template nginx haproxy consul-agent"

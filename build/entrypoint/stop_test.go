@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/grpc-lb/nginx-consul/build/supervisorconf"
-	"github.com/grpc-lb/nginx-consul/build/testenv"
+	"github.com/grpc-lb/nginx-consul/build/test/testenv"
 )
 
 // fakeCtl plays supervisord for the stop: its programs are real processes,

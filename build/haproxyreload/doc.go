@@ -19,6 +19,6 @@
 //
 // It exits 0 whatever the render or HAProxy do, since a failing command
 // makes consul-template exit (code 14); only bad flags exit 2. Every line it
-// logs starts with "reload-haproxy: "; build/testenv and the end-to-end
+// logs starts with "reload-haproxy: "; build/test/testenv and the end-to-end
 // suite read them.
 package main

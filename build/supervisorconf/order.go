@@ -11,7 +11,7 @@ import (
 // waits before it SIGKILLs the program's process group itself and goes on.
 // supervisord SIGKILLs the program at stopwaitsecs, so the guard acts only
 // when supervisord does not; it keeps every program's stop within
-// stopwaitsecs + GuardSlack, which build/stopbudget adds up against the
+// stopwaitsecs + GuardSlack, which build/test/stopbudget adds up against the
 // grace period.
 const GuardSlack = time.Second
 

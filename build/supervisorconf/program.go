@@ -6,7 +6,7 @@
 // long past stopwaitsecs the stop waits for a program.
 //
 // build/entrypoint (supervisord-entrypoint, the images' entrypoint) stops
-// the programs by it; build/stopbudget adds up the same values against the
+// the programs by it; build/test/stopbudget adds up the same values against the
 // containers' grace periods.
 package supervisorconf
 

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/grpc-lb/nginx-consul/build/testenv"
+	"github.com/grpc-lb/nginx-consul/build/test/testenv"
 )
 
 // The repository's program files, read as supervisord reads them.

@@ -1,51 +1,19 @@
-// Package swarm holds the Swarm deployment's scripts (swarm.sh, nodes.sh)
-// and stack.yaml; these tests check that each script refuses a bad setting
-// with exit 2 and one line naming the setting, the value and what is
-// accepted, before it changes anything. The deployments themselves are
-// tested by the end-to-end suite (TestSwarm, TestSwarmThreeNodes).
+// Package swarm holds the Swarm deployment's script (swarm.sh) and
+// stack.yaml; these tests check that swarm.sh and the Consul scripts refuse
+// a bad setting with exit 2 and one line naming the setting, the value and
+// what is accepted, before they change anything. The deployments themselves
+// are tested by the end-to-end suite (TestSwarm, and TestSwarmThreeNodes on
+// the nodes of build/test/scripts/nodes.sh).
 package swarm
 
 import (
-	"errors"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/grpc-lb/nginx-consul/build/test/testenv"
 )
-
-func repoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
-}
-
-// run runs a script of the repository with env added and returns its exit
-// status and combined output.
-func run(t *testing.T, env []string, script string, args ...string) (int, string) {
-	t.Helper()
-	cmd := exec.Command(filepath.Join(repoRoot(), script), args...)
-	cmd.Env = append(os.Environ(), env...)
-	out, err := cmd.CombinedOutput()
-	var exit *exec.ExitError
-	switch {
-	case err == nil:
-		return 0, string(out)
-	case errors.As(err, &exit):
-		return exit.ExitCode(), string(out)
-	default:
-		t.Fatalf("%s: %v", script, err)
-		return 0, ""
-	}
-}
-
-func requireRefused(t *testing.T, env []string, script string, args []string, want string) {
-	t.Helper()
-	status, out := run(t, env, script, args...)
-	if status != 2 || !strings.Contains(out, want) || strings.Count(strings.TrimSpace(out), "\n") != 0 {
-		t.Errorf("%v %s %v: exit %d, output %q; expected exit 2 and one line with %q", env, script, args, status, out, want)
-	}
-}
 
 func TestSwarmScriptRefusesBadSettings(t *testing.T) {
 	for _, c := range []struct {
@@ -60,29 +28,7 @@ func TestSwarmScriptRefusesBadSettings(t *testing.T) {
 		{nil, []string{"scale", "-1"}, `N="-1" is invalid`},
 		{nil, []string{"rollout"}, "usage: swarm.sh up | scale N | down | ui"},
 	} {
-		requireRefused(t, c.env, "build/swarm/swarm.sh", c.args, c.want)
-	}
-}
-
-func TestNodesScriptRefusesBadSettings(t *testing.T) {
-	if os.Geteuid() != 0 {
-		status, out := run(t, nil, "build/swarm/nodes.sh", "create")
-		if status == 0 || !strings.Contains(out, "run it as root") {
-			t.Errorf("nodes.sh create as uid %d: exit %d, %q; expected a refusal that names root", os.Geteuid(), status, out)
-		}
-		return
-	}
-	for _, c := range []struct {
-		env  []string
-		args []string
-		want string
-	}{
-		{[]string{"NODES=9"}, []string{"create"}, `NODES="9" is invalid: accepted is a whole number from 1 to 5`},
-		{[]string{"STATE_DIR=relative/dir"}, []string{"create"}, `STATE_DIR="relative/dir" is invalid: accepted is an absolute path`},
-		{[]string{"IMAGES=grpc-lb/no-such-image:never"}, []string{"create"}, `IMAGES: "grpc-lb/no-such-image:never" is not an image of this machine's engine`},
-		{nil, []string{"split"}, `usage: nodes.sh create | destroy`},
-	} {
-		requireRefused(t, c.env, "build/swarm/nodes.sh", c.args, c.want)
+		testenv.RequireRefused(t, c.env, "build/swarm/swarm.sh", c.args, c.want)
 	}
 }
 
@@ -100,17 +46,17 @@ func TestConsulScriptsRefuseBadSwarmSettings(t *testing.T) {
 		{[]string{"CONSUL_BIND_NETWORK=eth0"}, `CONSUL_BIND_NETWORK="eth0" is invalid`},
 		{[]string{"CONSUL_SERVER_HEALTHY_WHEN=elected"}, `CONSUL_SERVER_HEALTHY_WHEN="elected" is invalid: accepted is leader (the default) or answering`},
 	} {
-		requireRefused(t, c.env, "build/config/consul/run-server.sh", nil, c.want)
+		testenv.RequireRefused(t, c.env, "build/config/consul/run-server.sh", nil, c.want)
 	}
-	requireRefused(t, []string{"CONSUL_NODE_PREFIX=hello-server", "CONSUL_BIND_NETWORK=10.231.0.0/8x"}, "build/config/consul/run-agent.sh", nil,
+	testenv.RequireRefused(t, []string{"CONSUL_NODE_PREFIX=hello-server", "CONSUL_BIND_NETWORK=10.231.0.0/8x"}, "build/config/consul/run-agent.sh", nil,
 		`CONSUL_BIND_NETWORK="10.231.0.0/8x" is invalid`)
 	// A server must know which one it is, to join the other two.
 	host, _ := os.Hostname()
 	if !strings.HasPrefix(host, "consul-server-") {
-		requireRefused(t, []string{"CONSUL_BIND_NETWORK=10.231.0.0/20"}, "build/config/consul/run-server.sh", nil,
+		testenv.RequireRefused(t, []string{"CONSUL_BIND_NETWORK=10.231.0.0/20"}, "build/config/consul/run-server.sh", nil,
 			`the hostname "`+host+`" is invalid: accepted is consul-server-1, consul-server-2 or consul-server-3`)
 	}
-	status, out := run(t, []string{"CONSUL_SERVER_HEALTHY_WHEN=elected"}, "build/config/consul/server-healthy.sh")
+	status, out := testenv.RunScript(t, []string{"CONSUL_SERVER_HEALTHY_WHEN=elected"}, "build/config/consul/server-healthy.sh")
 	if status == 0 || !strings.Contains(out, `CONSUL_SERVER_HEALTHY_WHEN="elected" is invalid: accepted is leader or answering`) {
 		t.Errorf("server-healthy.sh with CONSUL_SERVER_HEALTHY_WHEN=elected: exit %d, %q; expected unhealthy with the accepted values", status, out)
 	}
@@ -120,7 +66,7 @@ func TestConsulScriptsRefuseBadSwarmSettings(t *testing.T) {
 // task's address there.
 func TestConsulBindFlag(t *testing.T) {
 	cmd := exec.Command("sh", "-c", `. build/config/consul/bind-network.sh && consul_bind_flag`)
-	cmd.Dir = repoRoot()
+	cmd.Dir = testenv.RepoRoot(t)
 	cmd.Env = append(os.Environ(), "CONSUL_BIND_NETWORK=10.231.0.0/20")
 	out, err := cmd.CombinedOutput()
 	want := `-bind={{ GetAllInterfaces | include "network" "10.231.0.0/20" | attr "address" }}`
@@ -128,7 +74,7 @@ func TestConsulBindFlag(t *testing.T) {
 		t.Errorf("consul_bind_flag: %v, %q; expected %q", err, out, want)
 	}
 	cmd = exec.Command("sh", "-c", `. build/config/consul/bind-network.sh && consul_bind_flag`)
-	cmd.Dir = repoRoot()
+	cmd.Dir = testenv.RepoRoot(t)
 	cmd.Env = append(os.Environ(), "CONSUL_BIND_NETWORK=")
 	if out, err := cmd.CombinedOutput(); err != nil || len(out) != 0 {
 		t.Errorf("consul_bind_flag without CONSUL_BIND_NETWORK: %v, %q; expected no flag (compose: Consul's own choice)", err, out)

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/grpc-lb/nginx-consul/build/testenv"
+	"github.com/grpc-lb/nginx-consul/build/test/testenv"
 )
 
 // hostPortArgs turns addr into the client's -host and -port flags.

@@ -8,7 +8,7 @@ import (
 
 	"google.golang.org/grpc"
 
-	"github.com/grpc-lb/nginx-consul/build/testenv"
+	"github.com/grpc-lb/nginx-consul/build/test/testenv"
 )
 
 func TestSingleCallPrintsReply(t *testing.T) {

@@ -1,6 +1,6 @@
 // Package stats holds the percentile and median of grpc_client's load
 // summaries. It lives next to the client because the client defines what its
-// p50/p90/p99 mean; the benchmark (build/bench) imports it for its own
+// p50/p90/p99 mean; the benchmark (build/test/bench) imports it for its own
 // medians and percentiles, so every figure the project reports is computed
 // the same way.
 package stats

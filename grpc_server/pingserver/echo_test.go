@@ -22,7 +22,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
-	"github.com/grpc-lb/nginx-consul/build/testenv"
+	"github.com/grpc-lb/nginx-consul/build/test/testenv"
 	"github.com/grpc-lb/nginx-consul/grpc_server/pingserver"
 	"github.com/grpc-lb/nginx-consul/protos"
 )

@@ -10,7 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/grpc-lb/nginx-consul/build/testenv"
+	"github.com/grpc-lb/nginx-consul/build/test/testenv"
 	"github.com/grpc-lb/nginx-consul/grpc_server/pingserver"
 	"github.com/grpc-lb/nginx-consul/protos"
 )

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/grpc-lb/nginx-consul/build/testenv"
+	"github.com/grpc-lb/nginx-consul/build/test/testenv"
 )
 
 // runTool runs one of the tools in bin/ and returns its combined output and

@@ -22,7 +22,7 @@ const AgentTimeout = 2 * time.Second
 // deregistration takes at most AgentTimeout, and 500 ms covers the rest
 // (logging, exiting). stopwaitsecs in
 // build/config/supervisord/programs/registrar.conf must be at least this;
-// build/stopbudget checks it.
+// build/test/stopbudget checks it.
 const StopBudget = AgentTimeout + 500*time.Millisecond
 
 // Agent is the part of the local Consul agent the registrar uses. Every call

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/grpc-lb/nginx-consul/build/testenv"
+	"github.com/grpc-lb/nginx-consul/build/test/testenv"
 )
 
 // The registered gRPC check follows the real server: passing while it

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/grpc-lb/nginx-consul/build/testenv"
+	"github.com/grpc-lb/nginx-consul/build/test/testenv"
 )
 
 func TestConfigFromEnvRejects(t *testing.T) {

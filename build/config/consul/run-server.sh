@@ -13,7 +13,7 @@
 # other status (a crash, a failed start or join) is passed through.
 #
 # The stop is bounded: a server still running stop_secs after the signal is
-# SIGKILLed and the script exits 1. build/stopbudget checks stop_secs against
+# SIGKILLed and the script exits 1. build/test/stopbudget checks stop_secs against
 # the service's stop_grace_period in docker-compose.yaml.
 set -u
 stop_secs=5

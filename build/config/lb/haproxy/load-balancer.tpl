@@ -6,7 +6,7 @@
 # Which instances are routed is decided exactly as in load-balancer.tpl
 # (nginx's): the block from the "scratch is fresh" comment to the
 # $routed line is byte-for-byte the same in both files, and
-# build/testenv's TestTemplatesShareValidation fails when they differ.
+# build/test/testenv's TestTemplatesShareValidation fails when they differ.
 # An instance is routed only if its address is an IPv4 address in
 # dotted-decimal form (not 0.x.x.x, nor 127.x.x.x) and its port is 1 to
 # 65535; any other is listed in a sanitised "# skipped" comment line, which
@@ -15,7 +15,7 @@
 {{- /* scratch is fresh for every render. MapValues returns a map's values
        sorted by key; the key is node and ID, each quoted, so the servers keep
        Consul's order (node, then ID) and no two instances share a key. The
-       loopback and "0." rule is its own line: build/testenv swaps it on the
+       loopback and "0." rule is its own line: build/test/testenv swaps it on the
        host, where the tests' replicas listen on 127.0.0.1. */}}
 {{- $ipv4 := `^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$` }}
 {{- $refused := `^(0|127)\.` }}

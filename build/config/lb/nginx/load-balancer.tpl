@@ -16,7 +16,7 @@
 {{- /* scratch is fresh for every render. MapValues returns a map's values
        sorted by key; the key is node and ID, each quoted, so the servers keep
        Consul's order (node, then ID) and no two instances share a key. The
-       loopback and "0." rule is its own line: build/testenv swaps it on the
+       loopback and "0." rule is its own line: build/test/testenv swaps it on the
        host, where the tests' replicas listen on 127.0.0.1. */}}
 {{- $ipv4 := `^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$` }}
 {{- $refused := `^(0|127)\.` }}

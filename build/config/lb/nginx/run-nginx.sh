@@ -26,7 +26,7 @@
 # shutdown cuts the calls left), after stop_fast_secs more it SIGKILLs what
 # is left of the group. supervisord's stopwaitsecs for nginx is longer than
 # both together and its killasgroup ends the group too, should this script
-# hang; build/stopbudget checks the numbers.
+# hang; build/test/stopbudget checks the numbers.
 set -u
 conf=/etc/nginx/nginx.conf
 pidfile=/tmp/nginx/nginx.pid

@@ -1,0 +1,110 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/grpc-lb/nginx-consul/build/test/ghzload"
+)
+
+// closingMessage ends the error of a call whose connection closed under it
+// in grpc-go v1.34.0 (ErrConnClosing).
+const closingMessage = "desc = transport is closing"
+
+// ghzScaleDuration is how long ghz runs: longer than scaling 2 -> 5 -> 2 ->
+// 5 takes here (about a minute), which the scenario checks.
+const ghzScaleDuration = 100 * time.Second
+
+// scalingUnderGhz scales 2 -> 5 -> 2 -> 5 while ghz, a load generator that
+// does not retry calls a GOAWAY refused (it is built on grpc-go 1.34; see
+// build/test/ghzload and build/test/goaway, which proves it surfaces them), runs at
+// unlimited rate: 50 calls in flight over 4 connections. It counts the
+// engine's reloads from the load balancer's log and the failed calls
+// between them.
+//   - HAProxy: zero failed calls. Its reload soft-stops the old worker,
+//     which answers what it has accepted and closes its connections only
+//     once they are idle.
+//   - nginx: an old worker ends each client connection with one GOAWAY that
+//     names the last stream it took, then closes it, so calls the client
+//     sent in that window fail at a client that does not retry them. They
+//     are counted per reload and reported; every failure must be one of
+//     those two ("the connection is draining", "transport is closing"),
+//     nothing else.
+func scalingUnderGhz(t *testing.T, d *Deployment) {
+	d.ScaleTo(t, 2)
+	lb := d.ContainerIDs("load-balancer")[0]
+	cfg := ghzload.Config{
+		Ghz:         filepath.Join(d.root, "bin", "ghz"),
+		Proto:       filepath.Join(d.root, "protos", "api.proto"),
+		Target:      lbAddr,
+		Concurrency: 50,
+		Connections: 4,
+		Duration:    ghzScaleDuration,
+	}
+	type result struct {
+		rep *ghzload.Report
+		err error
+	}
+	done := make(chan result, 1)
+	started := time.Now()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), ghzScaleDuration+2*time.Minute)
+		defer cancel()
+		rep, _, err := ghzload.Run(ctx, cfg)
+		done <- result{rep, err}
+	}()
+	time.Sleep(3 * time.Second) // ghz's connections are up and busy
+	for _, n := range []int{5, 2, 5} {
+		hosts := d.ScaleTo(t, n)
+		d.routedTo(t, 30*time.Second, hosts)
+		fmt.Printf("scaled to %d under ghz: %v (%s in)\n", n, hosts, time.Since(started).Round(time.Second))
+	}
+	scaled := time.Now()
+	if scaled.After(started.Add(ghzScaleDuration)) {
+		t.Fatalf("scaling took %s, longer than ghz's %s run: raise ghzScaleDuration", scaled.Sub(started).Round(time.Second), ghzScaleDuration)
+	}
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("ghz: %v", r.err)
+	}
+	var reloads []time.Time
+	for _, l := range d.Logs(lb, started) {
+		if strings.Contains(l.Text, d.engine.reloadedPrefix()) {
+			reloads = append(reloads, l.At)
+		}
+	}
+	s := ghzload.Summarize(r.rep, reloads...)
+	perReload := make([]int, 0, len(reloads))
+	for _, w := range s.Windows[1:] {
+		perReload = append(perReload, w.Failed)
+	}
+	fmt.Printf("LB_ENGINE=%s, scaling 2 -> 5 -> 2 -> 5 under ghz (%.0f calls/s): %d of %d calls failed over %d changes of servers (nginx: reloads; HAProxy: Runtime API); failed calls after each: %v; errors: %v\n",
+		d.engine.name, s.CallsPerSecond, s.Failed, s.Calls, len(reloads), perReload, s.Errors)
+	if len(reloads) < 3 {
+		t.Fatalf("the load balancer logged %d changes of servers while scaling 2 -> 5 -> 2 -> 5, expected at least 3 (one per scale step)", len(reloads))
+	}
+	if s.Calls == 0 || !s.DetailsComplete {
+		t.Fatalf("ghz made %d calls, with per-call details complete: %v", s.Calls, s.DetailsComplete)
+	}
+	switch d.engine.name {
+	case "haproxy":
+		if s.Failed != 0 {
+			t.Fatalf("HAProxy: expected no failed call at a client that does not retry, received %d: %v", s.Failed, s.Errors)
+		}
+	default:
+		// A call the GOAWAY refused ("the connection is draining"), or one
+		// still on its way when the old worker closed the connection after
+		// it ("transport is closing": the close's RST can discard the unread
+		// GOAWAY). Both are the reload; nothing else may fail.
+		if other := s.Failed - s.Matching(ghzload.DrainingMessage) - s.Matching(closingMessage); other != 0 {
+			t.Fatalf("nginx: expected only %q and %q failures (a reload's GOAWAY and close racing the call), received %d others: %v", ghzload.DrainingMessage, closingMessage, other, s.Errors)
+		}
+	}
+	d.ScaleTo(t, 3)
+}
