@@ -1,3 +1,4 @@
 // Package readme holds tests that hold the README to the code: what it tells
-// a user to have and to type must match what the project does.
+// a user to have and to type, and the layout it shows, must match what the
+// project does and has.
 package readme

@@ -10,10 +10,15 @@ import (
 	"testing"
 )
 
+// root is the repository's root, three folders above this file.
+func root() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "..")
+}
+
 func repoFile(t *testing.T, name string) string {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	raw, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "..", name))
+	raw, err := os.ReadFile(filepath.Join(root(), name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,8 +44,7 @@ func TestGoVersionMatchesGoMod(t *testing.T) {
 // The README's list of make targets is what `make help` prints.
 func TestMakeTargetsMatchMakeHelp(t *testing.T) {
 	cmd := exec.Command("make", "--no-print-directory", "help")
-	_, file, _, _ := runtime.Caller(0)
-	cmd.Dir = filepath.Join(filepath.Dir(file), "..", "..", "..")
+	cmd.Dir = root()
 	help, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("make help: %v", err)
