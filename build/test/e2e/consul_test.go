@@ -82,7 +82,17 @@ func consulHealthy(c *api.Client) error {
 		servers = append(servers, fmt.Sprintf("%s %s healthy=%v voter=%v leader=%v", s.Name, s.Address, s.Healthy, s.Voter, s.Leader))
 	}
 	if !h.Healthy || h.FailureTolerance < 1 || len(h.Servers) != 3 {
-		return fmt.Errorf("autopilot: healthy %v, failure tolerance %d, servers %v", h.Healthy, h.FailureTolerance, servers)
+		// Raft's own list shows what autopilot's leaves out: an entry at a
+		// server's old address, or a server raft does not count.
+		var peers []string
+		if raft, err := c.Operator().RaftGetConfiguration(nil); err != nil {
+			peers = append(peers, "unread: "+err.Error())
+		} else {
+			for _, s := range raft.Servers {
+				peers = append(peers, fmt.Sprintf("%s %s voter=%v leader=%v", s.Node, s.Address, s.Voter, s.Leader))
+			}
+		}
+		return fmt.Errorf("autopilot: healthy %v, failure tolerance %d, servers %v; raft peers %v", h.Healthy, h.FailureTolerance, servers, peers)
 	}
 	return nil
 }

@@ -183,6 +183,7 @@ func allConsulServersDown(t *testing.T, d *Deployment) {
 	fmt.Println("all three Consul servers stopped; holding for 2 minutes")
 	time.Sleep(2 * time.Minute)
 	d.Docker(append([]string{"start"}, servers...)...)
+	started := time.Now()
 	consul := consulClient(t) // one client for the whole wait, as above
 	eventually(t, 2*time.Minute, "Consul has a leader again", func() error {
 		leader, err := consul.Status().Leader()
@@ -191,6 +192,7 @@ func allConsulServersDown(t *testing.T, d *Deployment) {
 		}
 		return nil
 	})
+	fmt.Printf("Consul servers started again; a leader after %s\n", time.Since(started).Round(100*time.Millisecond))
 	// Nothing restarted: no container (by its restart policy) and no
 	// supervisord program in the replicas and the load balancer.
 	if err := sameRestartState(before, d.restartState()); err != nil {
@@ -198,6 +200,7 @@ func allConsulServersDown(t *testing.T, d *Deployment) {
 	}
 	// Without restarting anything, scaling works again.
 	d.routedTo(t, 2*time.Minute, d.ScaleTo(t, 4))
+	fmt.Printf("a new replica routed %s after the servers started\n", time.Since(started).Round(100*time.Millisecond))
 	requireNoFailures(t, load.Stop(t), "all Consul servers down for 2 minutes")
 	if err := transparencyResult(); err != nil {
 		t.Errorf("the load balancer is not transparent:\n%v", err)
