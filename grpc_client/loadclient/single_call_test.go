@@ -13,7 +13,7 @@ import (
 
 func TestSingleCallPrintsReply(t *testing.T) {
 	a := testenv.StartPingServer(t, "a")
-	out, code := runClient(t, hostPortArgs(t, a.Addr)...)
+	out, code := testenv.RunClient(t, testenv.ClientTargetFlags(t, a.Addr)...)
 	if code != ExitOK || out != "Hello from a.\n" {
 		t.Errorf("grpc_client to one server: exit %d output %q, want exit 0 and %q", code, out, "Hello from a.\n")
 	}
@@ -21,7 +21,7 @@ func TestSingleCallPrintsReply(t *testing.T) {
 
 func TestSingleCallClosedPort(t *testing.T) {
 	addr := testenv.ClosedAddr(t)
-	out, code := runClient(t, hostPortArgs(t, addr)...)
+	out, code := testenv.RunClient(t, testenv.ClientTargetFlags(t, addr)...)
 	if code != ExitFailed {
 		t.Errorf("exit code: got %d, want %d", code, ExitFailed)
 	}
@@ -40,7 +40,7 @@ func TestSingleCallTimeout(t *testing.T) {
 		return handler(ctx, req)
 	})
 	srv := testenv.StartPingServer(t, "slow", slow)
-	out, code := runClient(t, append(hostPortArgs(t, srv.Addr), "-timeout=1ms")...)
+	out, code := testenv.RunClient(t, append(testenv.ClientTargetFlags(t, srv.Addr), "-timeout=1ms")...)
 	if code != ExitFailed {
 		t.Errorf("exit code: got %d, want %d", code, ExitFailed)
 	}

@@ -77,7 +77,8 @@ const (
 // its path. It differs in one line: in the container 127.x.x.x is the load
 // balancer itself and is refused, on the host it is where the tests'
 // replicas listen. Every other check stays, and
-// TestTemplateRendersOnlyValidInstances runs the unchanged template.
+// lbbehaviour's TestTemplateRendersOnlyValidInstances runs the unchanged
+// template.
 func HostTemplate(t testing.TB) string {
 	t.Helper()
 	raw, err := os.ReadFile(ProdTemplate(t))

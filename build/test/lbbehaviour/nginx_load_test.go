@@ -1,33 +1,33 @@
-package loadclient
+package lbbehaviour
 
 import (
 	"encoding/json"
 	"maps"
-	"net"
 	"regexp"
 	"strconv"
 	"testing"
 
 	"github.com/grpc-lb/nginx-consul/build/test/testenv"
+	"github.com/grpc-lb/nginx-consul/grpc_client/loadclient"
 )
 
-// hostPortArgs turns addr into the client's -host and -port flags.
-func hostPortArgs(t *testing.T, addr string) []string {
+// startReplicas serves the Ping service as each hostname and returns the addresses.
+func startReplicas(t *testing.T, hostnames ...string) []string {
 	t.Helper()
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		t.Fatal(err)
+	var addrs []string
+	for _, h := range hostnames {
+		addrs = append(addrs, testenv.StartPingServer(t, h).Addr)
 	}
-	return []string{"-host=" + host, "-port=" + port}
+	return addrs
 }
 
 func TestLoadThroughNginxJSON(t *testing.T) {
 	lb := testenv.StartNginx(t, startReplicas(t, "a", "b", "c"))
-	out, code := runClient(t, append(hostPortArgs(t, lb), "-n=300", "-c=10", "-json")...)
-	if code != ExitOK {
-		t.Fatalf("exit code: got %d, want %d; output:\n%s", code, ExitOK, out)
+	out, code := testenv.RunClient(t, append(testenv.ClientTargetFlags(t, lb), "-n=300", "-c=10", "-json")...)
+	if code != loadclient.ExitOK {
+		t.Fatalf("exit code: got %d, want %d; output:\n%s", code, loadclient.ExitOK, out)
 	}
-	var s Summary
+	var s loadclient.Summary
 	if err := json.Unmarshal([]byte(out), &s); err != nil {
 		t.Fatalf("output is not one JSON summary: %v\n%s", err, out)
 	}
@@ -44,9 +44,9 @@ func TestLoadThroughNginxJSON(t *testing.T) {
 
 func TestLoadThroughNginxText(t *testing.T) {
 	lb := testenv.StartNginx(t, startReplicas(t, "a", "b", "c"))
-	out, code := runClient(t, append(hostPortArgs(t, lb), "-n=60", "-c=3")...)
-	if code != ExitOK {
-		t.Fatalf("exit code: got %d, want %d; output:\n%s", code, ExitOK, out)
+	out, code := testenv.RunClient(t, append(testenv.ClientTargetFlags(t, lb), "-n=60", "-c=3")...)
+	if code != loadclient.ExitOK {
+		t.Fatalf("exit code: got %d, want %d; output:\n%s", code, loadclient.ExitOK, out)
 	}
 	// One table row per replica: name, calls, share, bar.
 	row := regexp.MustCompile(`(?m)^  (\S+)\s+(\d+)\s+[\d.]+%\s+#*$`)

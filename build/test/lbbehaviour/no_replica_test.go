@@ -1,4 +1,4 @@
-package transparency_test
+package lbbehaviour
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package loadclient
+package lbbehaviour
 
 import (
 	"context"
@@ -15,11 +15,12 @@ import (
 	"github.com/hashicorp/consul/api"
 
 	"github.com/grpc-lb/nginx-consul/build/test/testenv"
+	"github.com/grpc-lb/nginx-consul/grpc_client/loadclient"
 	"github.com/grpc-lb/nginx-consul/grpc_server/pingserver"
 )
 
 // haproxyConfig points the load generator at HAProxy's gRPC listener.
-func haproxyConfig(t *testing.T, addr string) Config {
+func haproxyConfig(t *testing.T, addr string) loadclient.Config {
 	t.Helper()
 	host, portText, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -29,7 +30,7 @@ func haproxyConfig(t *testing.T, addr string) Config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Config{Host: host, Port: port, Connections: 4, Concurrency: 8, Timeout: 5 * time.Second, Greeting: "haproxy"}
+	return loadclient.Config{Host: host, Port: port, Connections: 4, Concurrency: 8, Timeout: 5 * time.Second, Greeting: "haproxy"}
 }
 
 // Through the deployment's haproxy.cfg, calls spread over every replica
@@ -38,7 +39,7 @@ func TestLoadSpreadsThroughProductionHAProxy(t *testing.T) {
 	h := testenv.StartProdHAProxy(t, startReplicas(t, "a", "b", "c"))
 	cfg := haproxyConfig(t, h.Addr)
 	cfg.Calls = 300
-	s, err := RunLoad(context.Background(), cfg)
+	s, err := loadclient.RunLoad(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +95,7 @@ func TestReloadUnderLoadThroughProductionHAProxy(t *testing.T) {
 	defer cancel()
 	reloads := make(chan int, 1)
 	go func() { reloads <- churn(ctx, t, h, addrs[2], 500*time.Millisecond) }()
-	s, err := RunLoad(context.Background(), cfg)
+	s, err := loadclient.RunLoad(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +112,7 @@ func TestReloadUnderLoadThroughProductionHAProxy(t *testing.T) {
 	}
 }
 
-func firstFailures(s Summary, n int) []Failure {
+func firstFailures(s loadclient.Summary, n int) []loadclient.Failure {
 	if len(s.Failures) < n {
 		return s.Failures
 	}
@@ -174,7 +175,7 @@ func TestDeadReplicaRetriedThroughProductionHAProxy(t *testing.T) {
 	h := testenv.StartProdHAProxy(t, []string{testenv.ClosedAddr(t), startReplicas(t, "a")[0]})
 	cfg := haproxyConfig(t, h.Addr)
 	cfg.Calls = 100
-	s, err := RunLoad(context.Background(), cfg)
+	s, err := loadclient.RunLoad(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +201,7 @@ func TestNoReplicaThroughProductionHAProxyGhz(t *testing.T) {
 	if err := json.Unmarshal(out, &r); err != nil {
 		t.Fatalf("ghz output: %v\n%s", err, out)
 	}
-	const want = "rpc error: code = Unavailable desc = no healthy hello_server replica is available behind the load balancer"
+	const want = "rpc error: code = Unavailable desc = " + noReplicaMessage
 	if r.Errors[want] != 1 {
 		t.Errorf("ghz with no replica: expected 1 call failing with %q, received %v", want, r.Errors)
 	}
@@ -242,7 +243,7 @@ func TestConnectionsReusedThroughProductionHAProxy(t *testing.T) {
 	h := testenv.StartProdHAProxy(t, addrs)
 	cfg := haproxyConfig(t, h.Addr)
 	cfg.Calls, cfg.Connections, cfg.Concurrency = 3000, 16, 32
-	s, err := RunLoad(context.Background(), cfg)
+	s, err := loadclient.RunLoad(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

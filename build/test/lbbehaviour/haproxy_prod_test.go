@@ -1,4 +1,4 @@
-package testenv
+package lbbehaviour
 
 import (
 	"fmt"
@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/consul/api"
+
+	"github.com/grpc-lb/nginx-consul/build/test/testenv"
 )
 
 // validationBlock is the part of a load-balancer template that decides which
@@ -37,8 +39,8 @@ func validationBlock(t *testing.T, path string) string {
 // across files), so nginx's and HAProxy's templates each carry the
 // validation; it must be the same, byte for byte.
 func TestTemplatesShareValidation(t *testing.T) {
-	nginx := validationBlock(t, ProdTemplate(t))
-	haproxy := validationBlock(t, ProdHAProxyTemplate(t))
+	nginx := validationBlock(t, testenv.ProdTemplate(t))
+	haproxy := validationBlock(t, testenv.ProdHAProxyTemplate(t))
 	if nginx != haproxy {
 		t.Errorf("the validation blocks of build/config/lb/nginx/load-balancer.tpl and build/config/lb/haproxy/load-balancer.tpl differ:\n--- nginx\n%s\n--- haproxy\n%s", nginx, haproxy)
 	}
@@ -48,7 +50,7 @@ func TestTemplatesShareValidation(t *testing.T) {
 // lists the rendered servers, for operators and a later add/drain/remove
 // of servers without a reload.
 func TestProdHAProxyRuntimeAPI(t *testing.T) {
-	h := StartProdHAProxy(t, []string{"127.0.0.1:7001", "127.0.0.2:7002"})
+	h := testenv.StartProdHAProxy(t, []string{"127.0.0.1:7001", "127.0.0.2:7002"})
 	rows, out := serversState(t, h)
 	// Fields: be_id be_name srv_id srv_name srv_addr srv_op_state ... srv_port.
 	var got []string
@@ -71,13 +73,13 @@ func TestProdHAProxyRuntimeAPI(t *testing.T) {
 // are rendered first, then loaded and reloaded as fast as haproxy-reload
 // allows; the last one must be the one serving.
 func TestHAProxyBackToBackReloadsAllTakeEffect(t *testing.T) {
-	c := StartConsul(t)
-	h := StartProdHAProxyLB(t, c, ProdHAProxyTemplate(t))
+	c := testenv.StartConsul(t)
+	h := testenv.StartProdHAProxyLB(t, c, testenv.ProdHAProxyTemplate(t))
 	var renders []string
 	var want []string
 	for i := 1; i <= 5; i++ {
 		addr := fmt.Sprintf("10.20.30.%d:7001", 40+i)
-		c.RegisterHelloServer(t, Instance{Node: fmt.Sprintf("node-%d", i), ID: fmt.Sprintf("hello-%d", i), Address: strings.TrimSuffix(addr, ":7001"), Port: 7001})
+		c.RegisterHelloServer(t, testenv.Instance{Node: fmt.Sprintf("node-%d", i), ID: fmt.Sprintf("hello-%d", i), Address: strings.TrimSuffix(addr, ":7001"), Port: 7001})
 		want = append(want, addr)
 		renders = append(renders, h.Render(t))
 	}
@@ -92,8 +94,8 @@ func TestHAProxyBackToBackReloadsAllTakeEffect(t *testing.T) {
 		}
 	}
 	body := strings.Join(want, " ") + " \n"
-	Eventually(t, 10*time.Second, "HAProxy's /upstream lists all five instances after the last reload", func() error {
-		got, err := getUpstream(h.HealthAddr)
+	testenv.Eventually(t, 10*time.Second, "HAProxy's /upstream lists all five instances after the last reload", func() error {
+		got, err := h.LB().Upstream()
 		if err != nil {
 			return err
 		}
@@ -116,10 +118,10 @@ func sortedCopy(v []string) []string {
 // and /upstream follows; a server that comes back at the same address is
 // enabled again.
 func TestHAProxyServerChangesNeedNoReload(t *testing.T) {
-	c := StartConsul(t)
-	c.RegisterHelloServer(t, Instance{Node: "node-1", ID: "hello-1", Address: "10.20.30.41", Port: 7001})
-	c.RegisterHelloServer(t, Instance{Node: "node-2", ID: "hello-2", Address: "10.20.30.42", Port: 7001})
-	h := StartProdHAProxyLB(t, c, ProdHAProxyTemplate(t))
+	c := testenv.StartConsul(t)
+	c.RegisterHelloServer(t, testenv.Instance{Node: "node-1", ID: "hello-1", Address: "10.20.30.41", Port: 7001})
+	c.RegisterHelloServer(t, testenv.Instance{Node: "node-2", ID: "hello-2", Address: "10.20.30.42", Port: 7001})
+	h := testenv.StartProdHAProxyLB(t, c, testenv.ProdHAProxyTemplate(t))
 	raw, err := os.ReadFile(filepath.Join(h.Dir, "haproxy.pid"))
 	if err != nil {
 		t.Fatal(err)
@@ -152,7 +154,7 @@ func TestHAProxyServerChangesNeedNoReload(t *testing.T) {
 		want   []string
 	}{
 		{"a third server", func() {
-			c.RegisterHelloServer(t, Instance{Node: "node-3", ID: "hello-3", Address: "10.20.30.43", Port: 7001})
+			c.RegisterHelloServer(t, testenv.Instance{Node: "node-3", ID: "hello-3", Address: "10.20.30.43", Port: 7001})
 		}, []string{"10.20.30.41:7001", "10.20.30.42:7001", "10.20.30.43:7001"}},
 		{"the first one leaves", func() {
 			if _, err := c.Client.Catalog().Deregister(&api.CatalogDeregistration{Node: "node-1"}, nil); err != nil {
@@ -160,7 +162,7 @@ func TestHAProxyServerChangesNeedNoReload(t *testing.T) {
 			}
 		}, []string{"10.20.30.42:7001", "10.20.30.43:7001"}},
 		{"the first one comes back", func() {
-			c.RegisterHelloServer(t, Instance{Node: "node-1", ID: "hello-1", Address: "10.20.30.41", Port: 7001})
+			c.RegisterHelloServer(t, testenv.Instance{Node: "node-1", ID: "hello-1", Address: "10.20.30.41", Port: 7001})
 		}, []string{"10.20.30.41:7001", "10.20.30.42:7001", "10.20.30.43:7001"}},
 	} {
 		step.change()
@@ -176,7 +178,7 @@ func TestHAProxyServerChangesNeedNoReload(t *testing.T) {
 		if got := enabledServers(t, h); !slices.Equal(got, step.want) {
 			t.Errorf("%s: enabled servers in the Runtime API: expected %v, received %v", step.what, step.want, got)
 		}
-		if body, err := getUpstream(h.HealthAddr); err != nil || body != strings.Join(step.want, " ")+" \n" {
+		if body, err := h.LB().Upstream(); err != nil || body != strings.Join(step.want, " ")+" \n" {
 			t.Errorf("%s: GET /upstream: expected %q, received %q (%v)", step.what, strings.Join(step.want, " ")+" \n", body, err)
 		}
 	}
@@ -184,7 +186,7 @@ func TestHAProxyServerChangesNeedNoReload(t *testing.T) {
 
 // serversState is the Runtime API's "show servers state hello_server":
 // the fields of each hello_server slot's row, and the whole answer.
-func serversState(t *testing.T, h *ProdHAProxy) (rows [][]string, out string) {
+func serversState(t *testing.T, h *testenv.ProdHAProxy) (rows [][]string, out string) {
 	t.Helper()
 	conn, err := net.DialTimeout("unix", filepath.Join(h.Dir, "haproxy.sock"), 5*time.Second)
 	if err != nil {
@@ -209,7 +211,7 @@ func serversState(t *testing.T, h *ProdHAProxy) (rows [][]string, out string) {
 
 // enabledServers lists the addresses of the hello_server slots the Runtime
 // API reports enabled (not in maintenance).
-func enabledServers(t *testing.T, h *ProdHAProxy) []string {
+func enabledServers(t *testing.T, h *testenv.ProdHAProxy) []string {
 	t.Helper()
 	rows, _ := serversState(t, h)
 	var names []string

@@ -1,4 +1,4 @@
-package testenv
+package lbbehaviour
 
 import (
 	"fmt"
@@ -8,13 +8,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/grpc-lb/nginx-consul/build/test/testenv"
 )
 
 const skippedPrefix = "# skipped hello_server instance (not an IPv4 address with a port from 1 to 65535): "
 
 // sanitised is what load-balancer.tpl writes for a skipped instance: every
 // character outside [A-Za-z0-9_.:=/ -] replaced by "?", cut to 200.
-func sanitised(inst Instance) string {
+func sanitised(inst testenv.Instance) string {
 	s := regexp.MustCompile(`[^A-Za-z0-9_.:=/ -]`).ReplaceAllString(
 		fmt.Sprintf("id=%s node=%s address=%s port=%d", inst.ID, inst.Node, inst.Address, inst.Port), "?")
 	if len(s) > 200 {
@@ -24,10 +26,10 @@ func sanitised(inst Instance) string {
 }
 
 // engineChecks are the assertions of the engine tests that differ by
-// engine, keyed by Engine.Name.
+// engine, keyed by testenv.Engine.Name.
 var engineChecks = map[string]struct {
 	// extraValid are valid instances only this engine's test registers.
-	extraValid []Instance
+	extraValid []testenv.Instance
 	// sortsServers: the engine's servers are sorted by address, not kept
 	// in Consul's order.
 	sortsServers bool
@@ -53,7 +55,7 @@ var engineChecks = map[string]struct {
 	},
 	"haproxy": {
 		// The same address and port twice: one server, not a name clash.
-		extraValid:   []Instance{{Node: "node-b2", ID: "hello-b2", Address: "192.168.50.2", Port: 65535}},
+		extraValid:   []testenv.Instance{{Node: "node-b2", ID: "hello-b2", Address: "192.168.50.2", Port: 65535}},
 		sortsServers: true,
 		routes:       checkHAProxyRoutes,
 		fixedLine:    regexp.MustCompile(`^    server replica-[0-9]+ 127\.0\.0\.1:1 disabled$`),
@@ -70,15 +72,15 @@ var engineChecks = map[string]struct {
 // appear only as sanitised "# skipped" lines that the reloader logs, the
 // engine accepts the file, and routing still follows the catalog.
 func TestTemplateRendersOnlyValidInstances(t *testing.T) {
-	for _, e := range Engines() {
+	for _, e := range testenv.Engines() {
 		t.Run(e.Name, func(t *testing.T) {
 			ec := engineChecks[e.Name]
-			c := StartConsul(t)
-			valid := append([]Instance{
+			c := testenv.StartConsul(t)
+			valid := append([]testenv.Instance{
 				{Node: "node-a", ID: "hello-a", Address: "10.20.30.41", Port: 7001, Check: "passing"},
 				{Node: "node-b", ID: "hello-b", Address: "192.168.50.2", Port: 65535}, // no check: passing
 			}, ec.extraValid...)
-			bad := []Instance{
+			bad := []testenv.Instance{
 				{Node: "bad-inject", ID: "inject", Address: "1.2.3.4;include /etc/passwd", Port: 7001, Check: "passing"},
 				{Node: "bad-inject-line", ID: "inject-line", Address: "1.2.3.4\n    server x 6.6.6.6:80", Port: 7001, Check: "passing"},
 				{Node: "bad-name", ID: "name", Address: "not-an-ip", Port: 7001},
@@ -104,7 +106,7 @@ func TestTemplateRendersOnlyValidInstances(t *testing.T) {
 			for _, inst := range valid {
 				c.RegisterHelloServer(t, inst)
 			}
-			var registered []Instance
+			var registered []testenv.Instance
 			for _, inst := range bad {
 				if err := c.RegisterHelloServerErr(inst); err != nil {
 					t.Logf("Consul refuses %+v, left out: %v", inst, err)
@@ -114,7 +116,7 @@ func TestTemplateRendersOnlyValidInstances(t *testing.T) {
 			}
 			bad = registered
 			// Not passing: consul-template's service leaves it out altogether.
-			critical := Instance{Node: "node-c", ID: "hello-c", Address: "10.20.30.47", Port: 7001, Check: "critical"}
+			critical := testenv.Instance{Node: "node-c", ID: "hello-c", Address: "10.20.30.47", Port: 7001, Check: "critical"}
 			c.RegisterHelloServer(t, critical)
 
 			lb := e.StartLB(t, c, e.ProdTemplate(t))
@@ -140,7 +142,7 @@ func TestTemplateRendersOnlyValidInstances(t *testing.T) {
 
 			// Routing still follows the catalog: one more valid instance
 			// is routed after the next render and reload.
-			c.RegisterHelloServer(t, Instance{Node: "node-d", ID: "hello-d", Address: "172.16.0.9", Port: 7004, Check: "passing"})
+			c.RegisterHelloServer(t, testenv.Instance{Node: "node-d", ID: "hello-d", Address: "172.16.0.9", Port: 7004, Check: "passing"})
 			wantRouted = append(wantRouted, "172.16.0.9:7004")
 			if ec.sortsServers {
 				slices.Sort(wantRouted)
@@ -153,7 +155,7 @@ func TestTemplateRendersOnlyValidInstances(t *testing.T) {
 			stdout, stderr = lb.Reload(t)
 			checkReloadLog(t, e, stdout, stderr, wantRouted, bad)
 			want := strings.Join(wantRouted, " ") + " \n"
-			Eventually(t, 10*time.Second, e.Name+"'s /upstream lists the new instance after the reload", func() error {
+			testenv.Eventually(t, 10*time.Second, e.Name+"'s /upstream lists the new instance after the reload", func() error {
 				body, err := lb.Upstream()
 				if err != nil {
 					return err
@@ -169,7 +171,7 @@ func TestTemplateRendersOnlyValidInstances(t *testing.T) {
 
 // checkRendered asserts that rendered routes exactly routed and holds each
 // of bad only as its sanitised "# skipped" line.
-func checkRendered(t *testing.T, e Engine, rendered string, routed []string, bad []Instance) {
+func checkRendered(t *testing.T, e testenv.Engine, rendered string, routed []string, bad []testenv.Instance) {
 	t.Helper()
 	ec := engineChecks[e.Name]
 	ec.routes(t, rendered, routed)
@@ -263,7 +265,7 @@ func checkHAProxyRoutes(t *testing.T, rendered string, routed []string) {
 
 // checkReloadLog asserts that the reloader logged one line per skipped
 // instance on stderr and made the engine route the routed ones only.
-func checkReloadLog(t *testing.T, e Engine, stdout, stderr string, routed []string, bad []Instance) {
+func checkReloadLog(t *testing.T, e testenv.Engine, stdout, stderr string, routed []string, bad []testenv.Instance) {
 	t.Helper()
 	ec := engineChecks[e.Name]
 	logPrefix := e.Reloader + ": skipped hello_server instance (not an IPv4 address with a port from 1 to 65535): "
@@ -294,11 +296,11 @@ func checkReloadLog(t *testing.T, e Engine, stdout, stderr string, routed []stri
 // writes one: this is the safety net should a future template or config
 // change produce one.
 func TestReloadKeepsLastGoodConfig(t *testing.T) {
-	for _, e := range Engines() {
+	for _, e := range testenv.Engines() {
 		t.Run(e.Name, func(t *testing.T) {
 			ec := engineChecks[e.Name]
-			c := StartConsul(t)
-			c.RegisterHelloServer(t, Instance{Node: "node-a", ID: "hello-a", Address: "10.20.30.41", Port: 7001})
+			c := testenv.StartConsul(t)
+			c.RegisterHelloServer(t, testenv.Instance{Node: "node-a", ID: "hello-a", Address: "10.20.30.41", Port: 7001})
 			lb := e.StartLB(t, c, e.ProdTemplate(t))
 			lb.Render(t)
 			lb.Reload(t)
@@ -331,7 +333,7 @@ func TestReloadKeepsLastGoodConfig(t *testing.T) {
 // end-to-end suite reads to prove that a reload took effect; with no
 // replica, an empty line.
 func TestProdServesItsUpstream(t *testing.T) {
-	for _, e := range Engines() {
+	for _, e := range testenv.Engines() {
 		for _, c := range []struct {
 			name  string
 			addrs []string
