@@ -85,9 +85,17 @@ ui-token: # @HELP prints the read-only token to paste into the Consul UI's login
 	@cat .secrets/tokens/ui.secret
 
 .PHONY: scale
-scale: # @HELP scales hello_server to N replicas (make scale N=5)
+scale: scale-setting # @HELP scales hello_server to N replicas (make scale N=5)
 	@$(compose) up -d --no-recreate --scale hello_server=$(N)
 	build/scripts/wait-healthy.sh 120
+
+# N is checked before compose runs, so a wrong one changes nothing. The
+# shell reads it from the environment: make pastes a value into a recipe
+# as text, where quotes or $(...) in it would run.
+.PHONY: scale-setting
+scale-setting: export SCALE_N = $(value N)
+scale-setting:
+	@[[ "$$SCALE_N" =~ ^(0|[1-9][0-9]*)$$ ]] || { echo "make scale: N=\"$$SCALE_N\" is invalid: accepted is a whole number from 0 up (make scale N=5)"; exit 2; }
 
 .PHONY: logs
 logs: # @HELP follows the logs of every service
