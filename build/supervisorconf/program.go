@@ -26,6 +26,10 @@ import (
 // none (v0.7.3, process.go: GetInt("stopwaitsecs", 10)).
 const DefaultStopWait = 10 * time.Second
 
+// DefaultPriority is supervisord's priority for a program that sets none
+// (v0.7.3's config module, process_sort.go: GetInt("priority", 999)).
+const DefaultPriority = 999
+
 // programPrefix starts the name of a program's section.
 const programPrefix = "program:"
 
@@ -48,11 +52,16 @@ type Program struct {
 	// KillAsGroup is killasgroup (default: stopasgroup, default false):
 	// supervisord's SIGKILL reaches the program's whole process group.
 	KillAsGroup bool
+	// Priority is priority, DefaultPriority when the file sets none
+	// (HasPriority false). Lower starts first and stops last, as
+	// supervisor documents it.
+	Priority    int
+	HasPriority bool
 }
 
 // ReadFile reads the programs a file defines, sorted by name. supervisord
-// would read an unparsable stopwaitsecs, killasgroup or stopasgroup as its
-// default without a word; ReadFile rejects it, naming the file, the
+// would read an unparsable stopwaitsecs, priority, killasgroup or
+// stopasgroup as its default without a word; ReadFile rejects it, naming the file, the
 // program, the value and what is accepted.
 func ReadFile(path, engine string) ([]Program, error) {
 	raw, err := os.ReadFile(path)
@@ -85,7 +94,7 @@ func readProgram(section *ini.Section, name, path, engine string) (Program, erro
 	if name == "" {
 		return Program{}, fmt.Errorf("%s: [%s] is invalid: accepted is [program:NAME]", path, section.Name)
 	}
-	p := Program{Name: name, File: path, Engine: engine, StopWait: DefaultStopWait}
+	p := Program{Name: name, File: path, Engine: engine, StopWait: DefaultStopWait, Priority: DefaultPriority}
 	p.Command = section.GetValueWithDefault("command", "")
 	p.StopSignals = strings.Fields(section.GetValueWithDefault("stopsignal", ""))
 	var errs []error
@@ -95,6 +104,13 @@ func readProgram(section *ini.Section, name, path, engine string) (Program, erro
 			errs = append(errs, fmt.Errorf("stopwaitsecs=%q is invalid: accepted is a whole number of seconds, at least 1", value))
 		}
 		p.StopWait, p.HasStopWait = time.Duration(secs)*time.Second, true
+	}
+	if value, err := section.GetValue("priority"); err == nil {
+		priority, err := strconv.Atoi(value)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("priority=%q is invalid: accepted is a whole number (lower starts first and stops last)", value))
+		}
+		p.Priority, p.HasPriority = priority, true
 	}
 	stopAsGroup, err := boolKey(section, "stopasgroup", false)
 	errs = append(errs, err)

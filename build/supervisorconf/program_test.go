@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -30,14 +31,15 @@ func TestRepositoryPrograms(t *testing.T) {
 		file, engine, stopSignal string
 		stopWait                 time.Duration
 		killAsGroup              bool
+		priority                 int
 	}
 	want := map[string]settings{
-		"consul-agent":    {RepoProgramsDir + "/consul-agent.conf", "", "TERM", 6 * time.Second, false},
-		"consul-template": {RepoProgramsDir + "/consul-template.conf", "", "INT", 3 * time.Second, false},
-		"grpc-server":     {RepoProgramsDir + "/grpc-server.conf", "", "TERM", 15 * time.Second, false},
-		"registrar":       {RepoProgramsDir + "/registrar.conf", "", "TERM", 3 * time.Second, false},
-		"haproxy":         {RepoEnginesDir + "/haproxy/supervisord.conf", "haproxy", "USR1", 11 * time.Second, true},
-		"nginx":           {RepoEnginesDir + "/nginx/supervisord.conf", "nginx", "QUIT", 11 * time.Second, true},
+		"consul-agent":    {RepoProgramsDir + "/consul-agent.conf", "", "TERM", 6 * time.Second, false, 10},
+		"consul-template": {RepoProgramsDir + "/consul-template.conf", "", "INT", 3 * time.Second, false, 40},
+		"grpc-server":     {RepoProgramsDir + "/grpc-server.conf", "", "TERM", 15 * time.Second, false, 30},
+		"registrar":       {RepoProgramsDir + "/registrar.conf", "", "TERM", 3 * time.Second, false, 20},
+		"haproxy":         {RepoEnginesDir + "/haproxy/supervisord.conf", "haproxy", "USR1", 11 * time.Second, true, 30},
+		"nginx":           {RepoEnginesDir + "/nginx/supervisord.conf", "nginx", "QUIT", 11 * time.Second, true, 30},
 	}
 	for _, p := range programs {
 		w, ok := want[p.Name]
@@ -46,9 +48,9 @@ func TestRepositoryPrograms(t *testing.T) {
 			continue
 		}
 		delete(want, p.Name)
-		got := settings{strings.TrimPrefix(p.File, root+"/"), p.Engine, strings.Join(p.StopSignals, " "), p.StopWait, p.KillAsGroup}
-		if got != w || !p.HasStopWait {
-			t.Errorf("program %s: expected %+v with stopwaitsecs set, received %+v (stopwaitsecs set: %v)", p.Name, w, got, p.HasStopWait)
+		got := settings{strings.TrimPrefix(p.File, root+"/"), p.Engine, strings.Join(p.StopSignals, " "), p.StopWait, p.KillAsGroup, p.Priority}
+		if got != w || !p.HasStopWait || !p.HasPriority {
+			t.Errorf("program %s: expected %+v with stopwaitsecs and priority set, received %+v (stopwaitsecs set: %v, priority set: %v)", p.Name, w, got, p.HasStopWait, p.HasPriority)
 		}
 	}
 	if len(want) > 0 {
@@ -86,6 +88,10 @@ command=/bin/true
 command = /bin/x -flag=1
 stopsignal = QUIT   ; nginx's graceful stop
 stopwaitsecs = 7 ; seconds
+priority = 30 ; stops after higher ones
+
+[program:negative-priority]
+priority=-5
 
 [program:asgroup]
 stopasgroup=true
@@ -106,14 +112,16 @@ killasgroup=1
 	for _, p := range programs {
 		got = append(got, strings.Join([]string{p.Name, p.Engine, p.Command, strings.Join(p.StopSignals, "+"),
 			p.StopWait.String(), map[bool]string{true: "set", false: "default"}[p.HasStopWait],
-			map[bool]string{true: "killasgroup", false: "-"}[p.KillAsGroup]}, "|"))
+			map[bool]string{true: "killasgroup", false: "-"}[p.KillAsGroup],
+			strconv.Itoa(p.Priority), map[bool]string{true: "set", false: "default"}[p.HasPriority]}, "|"))
 	}
 	want := []string{
-		"asgroup|nginx|||10s|default|killasgroup",
-		"asgroup-not-killed|nginx|||10s|default|-",
-		"commented|nginx|/bin/x -flag=1|QUIT|7s|set|-",
-		"defaults|nginx|/bin/true||10s|default|-",
-		"signals|nginx||INT+TERM|10s|default|killasgroup",
+		"asgroup|nginx|||10s|default|killasgroup|999|default",
+		"asgroup-not-killed|nginx|||10s|default|-|999|default",
+		"commented|nginx|/bin/x -flag=1|QUIT|7s|set|-|30|set",
+		"defaults|nginx|/bin/true||10s|default|-|999|default",
+		"negative-priority|nginx|||10s|default|-|-5|set",
+		"signals|nginx||INT+TERM|10s|default|killasgroup|999|default",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("expected\n  %s\nreceived\n  %s", strings.Join(want, "\n  "), strings.Join(got, "\n  "))
@@ -129,6 +137,9 @@ func TestReadFileRejects(t *testing.T) {
 		{"stopwaitsecs negative", "[program:a]\nstopwaitsecs=-3\n", `stopwaitsecs="-3" is invalid`},
 		{"killasgroup not a bool", "[program:a]\nkillasgroup=yes\n", `program a: killasgroup="yes" is invalid: accepted is true or false`},
 		{"stopasgroup not a bool", "[program:a]\nstopasgroup=on\n", `program a: stopasgroup="on" is invalid: accepted is true or false`},
+		{"priority not a number", "[program:a]\npriority=first\n", `program a: priority="first" is invalid: accepted is a whole number (lower starts first and stops last)`},
+		{"priority a fraction", "[program:a]\npriority=2.5\n", `program a: priority="2.5" is invalid: accepted is a whole number`},
+		{"priority empty", "[program:a]\npriority=\n", `program a: priority="" is invalid: accepted is a whole number`},
 		{"a program twice in one file", "[program:a]\nstopwaitsecs=3\n\n[program:b]\n[program:a]\nstopwaitsecs=5\n", `[program:a] is defined twice`},
 		{"a program without a name", "[program:]\ncommand=/bin/true\n", `[program:] is invalid: accepted is [program:NAME]`},
 	} {
