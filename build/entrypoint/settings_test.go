@@ -18,52 +18,16 @@ import (
 // base's, then the image's) whose destination is under /etc/supervisord/.
 func imageLayout(t *testing.T, dockerfiles ...string) supervisorconf.Layout {
 	t.Helper()
-	root := testenv.RepoRoot(t)
-	etc := t.TempDir()
-	for _, dockerfile := range dockerfiles {
-		raw, err := os.ReadFile(filepath.Join(root, "build", "dockerfiles", dockerfile))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, line := range strings.Split(string(raw), "\n") {
-			args := strings.Fields(line)
-			if len(args) < 3 || args[0] != "COPY" || !strings.HasPrefix(args[len(args)-1], "/etc/supervisord/") {
-				continue
-			}
-			dst := filepath.Join(etc, strings.TrimPrefix(args[len(args)-1], "/etc/supervisord/"))
-			for _, src := range args[1 : len(args)-1] {
-				to := dst
-				if strings.HasSuffix(args[len(args)-1], "/") {
-					to = filepath.Join(dst, filepath.Base(src))
-				}
-				copyFile(t, filepath.Join(root, src), to)
-			}
-		}
-	}
-	return supervisorconf.Layout{
-		ProgramsDir: filepath.Join(etc, filepath.Base(supervisorconf.Image.ProgramsDir)),
-		EnginesDir:  filepath.Join(etc, filepath.Base(supervisorconf.Image.EnginesDir)),
-		EngineFiles: supervisorconf.Image.EngineFiles,
-	}
-}
-
-func copyFile(t *testing.T, from, to string) {
-	t.Helper()
-	raw, err := os.ReadFile(from)
+	layout, _, err := stopbudget.WriteImageSupervisord(testenv.RepoRoot(t), t.TempDir(), dockerfiles...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(to, raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	return layout
 }
 
 var (
-	helloImage = []string{"Dockerfile", "Dockerfile.grpc"}
-	lbImage    = []string{"Dockerfile", "Dockerfile.lb"}
+	helloImage = []string{stopbudget.BaseDockerfile, "build/dockerfiles/Dockerfile.grpc"}
+	lbImage    = []string{stopbudget.BaseDockerfile, "build/dockerfiles/Dockerfile.lb"}
 )
 
 func envOf(vars map[string]string) func(string) (string, bool) {
@@ -92,7 +56,7 @@ func TestImagesSettings(t *testing.T) {
 			"registrar consul-template nginx consul-agent", "entrypoint: LB_ENGINE=nginx\n"},
 		{"load-balancer with haproxy", lbImage, map[string]string{"LB_ENGINE": "haproxy", "SUPERVISORD_STOP_ORDER": order("load-balancer")},
 			"registrar consul-template haproxy consul-agent", "entrypoint: LB_ENGINE=haproxy\n"},
-		{"base", []string{"Dockerfile"}, map[string]string{"SUPERVISORD_STOP_ORDER": "registrar consul-agent"},
+		{"base", []string{stopbudget.BaseDockerfile}, map[string]string{"SUPERVISORD_STOP_ORDER": "registrar consul-agent"},
 			"registrar consul-agent", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
