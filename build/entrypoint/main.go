@@ -16,8 +16,8 @@ import (
 const (
 	// exitFailed: supervisord could not be started.
 	exitFailed = 1
-	// exitSettings: LB_ENGINE, SUPERVISORD_STOP_ORDER, a program file or an
-	// argument is wrong; nothing was started.
+	// exitSettings: LB_ENGINE, a program file or an argument is wrong;
+	// nothing was started.
 	exitSettings = 2
 	// exitSignaled is added to the signal that ended supervisord, as a
 	// shell reports it.
@@ -64,7 +64,7 @@ type entrypoint struct {
 func (e entrypoint) run() int {
 	logger := log.New(e.stdout, logPrefix, 0)
 	if len(e.args) > 0 {
-		fmt.Fprintf(e.stderr, "%sargument %q is invalid: accepted is none (the settings are LB_ENGINE and SUPERVISORD_STOP_ORDER)\n", logPrefix, e.args[0])
+		fmt.Fprintf(e.stderr, "%sargument %q is invalid: accepted is none (the setting is LB_ENGINE)\n", logPrefix, e.args[0])
 		return exitSettings
 	}
 	order, err := settings(e.env, e.layout, logger)
@@ -114,9 +114,9 @@ func exitStatus(state *os.ProcessState) int {
 	return state.ExitCode()
 }
 
-// settings checks LB_ENGINE (in an image with engines) and
-// SUPERVISORD_STOP_ORDER against the layout's programs, and returns the
-// programs to stop, in order.
+// settings checks LB_ENGINE (in an image with engines) and the layout's
+// programs, and returns the programs to stop, in order: by their
+// priorities, the highest first.
 func settings(env func(string) (string, bool), layout supervisorconf.Layout, logger *log.Logger) ([]supervisorconf.Program, error) {
 	engines, err := layout.Engines()
 	if err != nil {
@@ -134,6 +134,5 @@ func settings(env func(string) (string, bool), layout supervisorconf.Layout, log
 	if err != nil {
 		return nil, err
 	}
-	order, _ := env("SUPERVISORD_STOP_ORDER")
-	return supervisorconf.StopOrder(order, programs, engine)
+	return supervisorconf.StopOrder(programs, engine)
 }

@@ -16,7 +16,7 @@ import (
 func helloEntrypoint(t *testing.T, script string, signals chan os.Signal) (entrypoint, *testenv.SyncBuffer, *testenv.SyncBuffer) {
 	var stdout, stderr testenv.SyncBuffer
 	return entrypoint{
-		env:         envOf(map[string]string{"SUPERVISORD_STOP_ORDER": "registrar grpc-server consul-agent"}),
+		env:         envOf(nil),
 		layout:      imageLayout(t, helloImage...),
 		supervisord: []string{"sh", "-c", script},
 		ctl:         newFakeCtl(t),
@@ -35,16 +35,16 @@ func TestRunRefusesBeforeStarting(t *testing.T) {
 		edit func(*entrypoint)
 		want string
 	}{
-		{"a wrong stop order", func(e *entrypoint) {
-			e.env = envOf(map[string]string{"SUPERVISORD_STOP_ORDER": "registrar consul-agent"})
-		}, `entrypoint: SUPERVISORD_STOP_ORDER="registrar consul-agent" is invalid: accepted is each of this image's supervisord programs (consul-agent grpc-server registrar) exactly once, in the order they must stop` + "\n"},
+		{"two programs of the same priority", func(e *entrypoint) {
+			setPriority(t, e.layout, "programs/registrar.conf", "priority=30")
+		}, "entrypoint: {programs}/registrar.conf: program registrar: priority=30 is invalid: accepted is a whole number that no other program the container runs has (the highest stops first); program grpc-server ({programs}/grpc-server.conf) has 30 too\n"},
 		{"a wrong engine", func(e *entrypoint) {
 			e.layout = imageLayout(t, lbImage...)
-			e.env = envOf(map[string]string{"LB_ENGINE": "envoy", "SUPERVISORD_STOP_ORDER": "registrar consul-template nginx haproxy consul-agent"})
+			e.env = envOf(map[string]string{"LB_ENGINE": "envoy"})
 		}, `entrypoint: LB_ENGINE="envoy" is invalid: accepted is one of this image's load-balancer engines: haproxy nginx` + "\n"},
 		{"an argument", func(e *entrypoint) {
 			e.args = []string{"sh"}
-		}, `entrypoint: argument "sh" is invalid: accepted is none (the settings are LB_ENGINE and SUPERVISORD_STOP_ORDER)` + "\n"},
+		}, `entrypoint: argument "sh" is invalid: accepted is none (the setting is LB_ENGINE)` + "\n"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e, stdout, stderr := helloEntrypoint(t, "touch "+started, nil)
@@ -52,8 +52,8 @@ func TestRunRefusesBeforeStarting(t *testing.T) {
 			if code := e.run(); code != exitSettings {
 				t.Errorf("exit %d, expected %d", code, exitSettings)
 			}
-			if stderr.String() != c.want {
-				t.Errorf("expected on stderr %q, received %q", c.want, stderr.String())
+			if want := strings.ReplaceAll(c.want, "{programs}", e.layout.ProgramsDir); stderr.String() != want {
+				t.Errorf("expected on stderr %q, received %q", want, stderr.String())
 			}
 			if stdout.String() != "" {
 				t.Errorf("expected nothing on stdout, received %q", stdout.String())

@@ -5,6 +5,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -37,27 +38,21 @@ func envOf(vars map[string]string) func(string) (string, bool) {
 	}
 }
 
-// The images' own settings: each image's stop order, with each engine.
+// The images' own settings: each image's stop order, by the priorities of
+// its program files, with each engine.
 func TestImagesSettings(t *testing.T) {
-	tree, err := stopbudget.Load(testenv.RepoRoot(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	order := func(service string) string { return strings.Join(tree.Services[service].StopOrder, " ") }
 	for _, c := range []struct {
 		name       string
 		dockerfile []string
 		env        map[string]string
 		want, log  string
 	}{
-		{"hello-server", helloImage, map[string]string{"SUPERVISORD_STOP_ORDER": order("hello_server")},
-			"registrar grpc-server consul-agent", ""},
-		{"load-balancer with nginx", lbImage, map[string]string{"LB_ENGINE": "nginx", "SUPERVISORD_STOP_ORDER": order("load-balancer")},
+		{"hello-server", helloImage, nil, "registrar grpc-server consul-agent", ""},
+		{"load-balancer with nginx", lbImage, map[string]string{"LB_ENGINE": "nginx"},
 			"registrar consul-template nginx consul-agent", "entrypoint: LB_ENGINE=nginx\n"},
-		{"load-balancer with haproxy", lbImage, map[string]string{"LB_ENGINE": "haproxy", "SUPERVISORD_STOP_ORDER": order("load-balancer")},
+		{"load-balancer with haproxy", lbImage, map[string]string{"LB_ENGINE": "haproxy"},
 			"registrar consul-template haproxy consul-agent", "entrypoint: LB_ENGINE=haproxy\n"},
-		{"base", []string{stopbudget.BaseDockerfile}, map[string]string{"SUPERVISORD_STOP_ORDER": "registrar consul-agent"},
-			"registrar consul-agent", ""},
+		{"base", []string{stopbudget.BaseDockerfile}, nil, "registrar consul-agent", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var logs bytes.Buffer
@@ -82,41 +77,73 @@ func TestImagesSettings(t *testing.T) {
 	}
 }
 
-// The settings the end-to-end scenario RC starts the images with
-// (build/test/e2e/entrypoint_scenario_test.go): each is refused with the
-// setting, its value and what is accepted.
+// setPriority rewrites the priority line of a program file of the layout
+// (a path under /etc/supervisord/) to line, or deletes it when line is "",
+// as the end-to-end scenario RC does in the image with sed.
+func setPriority(t *testing.T, layout supervisorconf.Layout, file, line string) string {
+	t.Helper()
+	path := filepath.Join(filepath.Dir(layout.ProgramsDir), file)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	priority := regexp.MustCompile(`(?m)^priority=.*\n`)
+	if !priority.Match(raw) {
+		t.Fatalf("%s has no priority line", path)
+	}
+	if line != "" {
+		line += "\n"
+	}
+	if err := os.WriteFile(path, priority.ReplaceAll(raw, []byte(line)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// The bad settings and program files the end-to-end scenario RC starts the
+// images with (build/test/e2e/entrypoint_scenario_test.go): each is refused
+// with the file or setting, its value and what is accepted.
 func TestBadSettings(t *testing.T) {
-	lbOrder := "registrar consul-template nginx haproxy consul-agent"
+	const accepted = "accepted is a whole number that no other program the container runs has (the highest stops first)"
 	for _, c := range []struct {
-		dockerfile []string
-		env        map[string]string
-		want       string
+		dockerfile       []string
+		env              map[string]string
+		file, line, want string // file's priority line becomes line; want names the files as {file} and {other}
 	}{
-		{helloImage, map[string]string{"SUPERVISORD_STOP_ORDER": "registrar consul-agent"},
-			`SUPERVISORD_STOP_ORDER="registrar consul-agent" is invalid: accepted is each of this image's supervisord programs (consul-agent grpc-server registrar) exactly once, in the order they must stop`},
-		{helloImage, map[string]string{"SUPERVISORD_STOP_ORDER": "registrar grpc_server consul-agent"},
-			`SUPERVISORD_STOP_ORDER="registrar grpc_server consul-agent" is invalid: accepted is each of this image's supervisord programs (consul-agent grpc-server registrar) exactly once`},
-		{helloImage, map[string]string{"SUPERVISORD_STOP_ORDER": "registrar grpc-server grpc-server consul-agent"},
-			`SUPERVISORD_STOP_ORDER="registrar grpc-server grpc-server consul-agent" is invalid: accepted is each of this image's supervisord programs (consul-agent grpc-server registrar)`},
-		{helloImage, map[string]string{},
-			`SUPERVISORD_STOP_ORDER="" is invalid: accepted is each of this image's supervisord programs (consul-agent grpc-server registrar)`},
-		{lbImage, map[string]string{"LB_ENGINE": "nginx", "SUPERVISORD_STOP_ORDER": ""},
-			`SUPERVISORD_STOP_ORDER="" is invalid: accepted is each of this image's supervisord programs (consul-agent consul-template nginx registrar)`},
-		{lbImage, map[string]string{"LB_ENGINE": "haproxy", "SUPERVISORD_STOP_ORDER": "registrar consul-template consul-agent"},
-			`SUPERVISORD_STOP_ORDER="registrar consul-template consul-agent" is invalid: accepted is each of this image's supervisord programs (consul-agent consul-template haproxy registrar)`},
-		{lbImage, map[string]string{"LB_ENGINE": "envoy", "SUPERVISORD_STOP_ORDER": lbOrder},
+		{helloImage, nil, "programs/registrar.conf", "",
+			"{file}: program registrar: priority is not set: " + accepted},
+		{helloImage, nil, "programs/registrar.conf", "priority=first",
+			`{file}: program registrar: priority="first" is invalid: accepted is a whole number (lower starts first and stops last)`},
+		{helloImage, nil, "programs/registrar.conf", "priority=30",
+			"{file}: program registrar: priority=30 is invalid: " + accepted + "; program grpc-server ({programs}/grpc-server.conf) has 30 too"},
+		{lbImage, map[string]string{"LB_ENGINE": "nginx"}, "engines/nginx/nginx.conf", "priority=40",
+			"{file}: program nginx: priority=40 is invalid: " + accepted + "; program consul-template ({programs}/consul-template.conf) has 40 too"},
+		{lbImage, map[string]string{"LB_ENGINE": "haproxy"}, "engines/haproxy/haproxy.conf", "priority=10",
+			"{file}: program haproxy: priority=10 is invalid: " + accepted + "; program consul-agent ({programs}/consul-agent.conf) has 10 too"},
+		{lbImage, map[string]string{"LB_ENGINE": "envoy"}, "", "",
 			`LB_ENGINE="envoy" is invalid: accepted is one of this image's load-balancer engines: haproxy nginx`},
-		{lbImage, map[string]string{"LB_ENGINE": "nginx haproxy", "SUPERVISORD_STOP_ORDER": lbOrder},
+		{lbImage, map[string]string{"LB_ENGINE": "nginx haproxy"}, "", "",
 			`LB_ENGINE="nginx haproxy" is invalid: accepted is one of this image's load-balancer engines: haproxy nginx`},
-		{lbImage, map[string]string{"LB_ENGINE": "", "SUPERVISORD_STOP_ORDER": lbOrder},
+		{lbImage, map[string]string{"LB_ENGINE": ""}, "", "",
 			`LB_ENGINE="" is invalid: accepted is one of this image's load-balancer engines: haproxy nginx`},
-		{lbImage, map[string]string{"SUPERVISORD_STOP_ORDER": lbOrder},
+		{lbImage, nil, "", "",
 			`LB_ENGINE="" is invalid: accepted is one of this image's load-balancer engines: haproxy nginx`},
 	} {
-		_, err := settings(envOf(c.env), imageLayout(t, c.dockerfile...), log.New(&bytes.Buffer{}, "", 0))
-		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
-			t.Errorf("%s with %v: expected the error %q, received %v", c.dockerfile[1], c.env, c.want, err)
+		layout := imageLayout(t, c.dockerfile...)
+		want := strings.ReplaceAll(c.want, "{programs}", layout.ProgramsDir)
+		if c.file != "" {
+			want = strings.ReplaceAll(want, "{file}", setPriority(t, layout, c.file, c.line))
 		}
+		_, err := settings(envOf(c.env), layout, log.New(&bytes.Buffer{}, "", 0))
+		if err == nil || err.Error() != want {
+			t.Errorf("%s with %v and %s's %q: expected the error %q, received %v", c.dockerfile[1], c.env, c.file, c.line, want, err)
+		}
+	}
+	// The other engine's priority does not count once LB_ENGINE is right.
+	layout := imageLayout(t, lbImage...)
+	setPriority(t, layout, "engines/haproxy/haproxy.conf", "")
+	if _, err := settings(envOf(map[string]string{"LB_ENGINE": "nginx"}), layout, log.New(&bytes.Buffer{}, "", 0)); err != nil {
+		t.Errorf("haproxy's program without a priority while nginx runs: %v", err)
 	}
 }
 
@@ -132,7 +159,7 @@ func TestBrokenProgramFile(t *testing.T) {
 	if err := os.WriteFile(path, bytes.Replace(raw, []byte("stopwaitsecs=15"), []byte("stopwaitsecs=15s"), 1), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err = settings(envOf(map[string]string{"SUPERVISORD_STOP_ORDER": "registrar grpc-server consul-agent"}), layout, log.New(&bytes.Buffer{}, "", 0))
+	_, err = settings(envOf(nil), layout, log.New(&bytes.Buffer{}, "", 0))
 	want := path + `: program grpc-server: stopwaitsecs="15s" is invalid: accepted is a whole number of seconds, at least 1`
 	if err == nil || err.Error() != want {
 		t.Errorf("expected %q, received %v", want, err)

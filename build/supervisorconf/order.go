@@ -1,6 +1,7 @@
 package supervisorconf
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -37,38 +38,29 @@ func runningWith(programs []Program, engine string) []Program {
 	return running
 }
 
-// StopOrder is the running programs in the order of order
-// (SUPERVISORD_STOP_ORDER's value). It must name each running program
-// exactly once: a program left out would be stopped at the same time as
-// the others, a misspelt one never in order. It may also name the programs
-// of the engines not picked (one order serves every engine); those are
-// left out.
-func StopOrder(order string, programs []Program, engine string) ([]Program, error) {
-	running := runningWith(programs, engine)
-	byName := map[string]Program{}
-	for _, p := range running {
-		byName[p.Name] = p
-	}
-	var stop []Program
-	valid := true
-	for _, name := range strings.Fields(order) {
-		p, ok := byName[name]
-		switch {
-		case ok && !slices.ContainsFunc(stop, func(s Program) bool { return s.Name == name }):
-			stop = append(stop, p)
-		case !ok && slices.ContainsFunc(programs, func(p Program) bool { return p.Name == name && p.Engine != "" }):
-			// an engine's that is not picked
-		default:
-			valid = false
+// StopOrder is the running programs (the shared ones and engine's) in the
+// order they stop: from the highest priority to the lowest, supervisor's
+// own meaning of priority ("lower priorities indicate programs that start
+// first and shut down last"). Each running program must set its priority,
+// and no two the same one: without one a program would take supervisord's
+// default, 999, and stop first, an order nobody wrote down; two of the same
+// priority would stop in an order nobody chose. The first such program is
+// the error, one line.
+func StopOrder(programs []Program, engine string) ([]Program, error) {
+	stop := runningWith(programs, engine)
+	slices.SortStableFunc(stop, func(a, b Program) int { return cmp.Compare(b.Priority, a.Priority) })
+	for i, p := range stop {
+		if !p.HasPriority {
+			return nil, fmt.Errorf("%s: program %s: priority is not set: %s", p.File, p.Name, acceptedPriority)
 		}
-	}
-	if !valid || len(stop) != len(running) {
-		names := make([]string, 0, len(running))
-		for _, p := range running {
-			names = append(names, p.Name)
+		if i > 0 && stop[i-1].Priority == p.Priority {
+			o := stop[i-1]
+			return nil, fmt.Errorf("%s: program %s: priority=%d is invalid: %s; program %s (%s) has %d too",
+				p.File, p.Name, p.Priority, acceptedPriority, o.Name, o.File, o.Priority)
 		}
-		slices.Sort(names)
-		return nil, fmt.Errorf("SUPERVISORD_STOP_ORDER=%q is invalid: accepted is each of this image's supervisord programs (%s) exactly once, in the order they must stop", order, strings.Join(names, " "))
 	}
 	return stop, nil
 }
+
+// acceptedPriority is what StopOrder accepts of a running program.
+const acceptedPriority = "accepted is a whole number that no other program the container runs has (the highest stops first)"

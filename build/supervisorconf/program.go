@@ -2,8 +2,10 @@
 // and load-balancer images as supervisord v0.7.3 reads them, with its INI
 // library (github.com/ochinchina/go-ini, the version its config module pins)
 // and its defaults, and holds the rules of their ordered stop: which engine
-// LB_ENGINE picks, which programs SUPERVISORD_STOP_ORDER must name, and how
-// long past stopwaitsecs the stop waits for a program.
+// LB_ENGINE picks, the order their priorities give, and how long past
+// stopwaitsecs the stop waits for a program. The program files are the one
+// table of the stop: each program's priority is its place in the order,
+// its stopwaitsecs its budget.
 //
 // build/entrypoint (supervisord-entrypoint, the images' entrypoint) stops
 // the programs by it; build/test/stopbudget adds up the same values against the
@@ -54,7 +56,7 @@ type Program struct {
 	KillAsGroup bool
 	// Priority is priority, DefaultPriority when the file sets none
 	// (HasPriority false). Lower starts first and stops last, as
-	// supervisor documents it.
+	// supervisor documents it: StopOrder stops the highest first.
 	Priority    int
 	HasPriority bool
 }

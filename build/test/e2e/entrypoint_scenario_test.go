@@ -4,56 +4,80 @@ package e2e
 
 import (
 	"errors"
+	"fmt"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/grpc-lb/nginx-consul/build/test/stopbudget"
 )
 
-// badStopOrder starts the images with a SUPERVISORD_STOP_ORDER that leaves a
-// program out, names one that does not exist, or lists one twice, and the
-// load balancer with an LB_ENGINE it does not have: the container must exit
-// 2 at once, name the setting, the value and what it accepts, and start
-// nothing.
-func badStopOrder(t *testing.T, d *Deployment) {
-	lbOrder := "SUPERVISORD_STOP_ORDER=registrar consul-template nginx haproxy consul-agent"
+// badSettings starts the images with a program file whose priority is
+// missing, not a number, or another running program's (sed in the
+// container, before the entrypoint), and the load balancer with an
+// LB_ENGINE it does not have: the container must exit 2 at once, name the
+// file or setting, the value and what it accepts, and start nothing.
+func badSettings(t *testing.T, d *Deployment) {
+	const accepted = "accepted is a whole number that no other program the container runs has (the highest stops first)"
+	tree, err := stopbudget.Load(d.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A priority the image's other program has: the setting and its error.
+	sameAs := func(other string) (string, string) {
+		p := tree.Programs[other]
+		return fmt.Sprintf("s/^priority=.*/priority=%d/", p.Priority),
+			fmt.Sprintf("priority=%d is invalid: %s; program %s (/etc/supervisord/programs/%s) has %d too", p.Priority, accepted, other, filepath.Base(p.File), p.Priority)
+	}
+	grpcSed, grpcWant := sameAs("grpc-server")
+	templateSed, templateWant := sameAs("consul-template")
+	engineFile := "/etc/supervisord/engines/" + d.engine.name + "/" + d.engine.name + ".conf"
+	registrar := "/etc/supervisord/programs/registrar.conf"
 	for _, c := range []struct {
-		image, setting, want string
+		image, setting string
+		file, sed      string // sed's script for file, in the container
+		want           string
 	}{
-		{image("hello-server"), "SUPERVISORD_STOP_ORDER=registrar consul-agent", "(consul-agent grpc-server registrar)"},
-		{image("hello-server"), "SUPERVISORD_STOP_ORDER=registrar grpc_server consul-agent", "(consul-agent grpc-server registrar)"},
-		{image("hello-server"), "SUPERVISORD_STOP_ORDER=registrar grpc-server grpc-server consul-agent", "(consul-agent grpc-server registrar)"},
-		{image("load-balancer"), "SUPERVISORD_STOP_ORDER=", "(consul-agent consul-template " + d.engine.name + " registrar)"},
-		// The other engine's program may be listed, this engine's may not be left out.
-		{image("load-balancer"), "SUPERVISORD_STOP_ORDER=registrar consul-template consul-agent", "(consul-agent consul-template " + d.engine.name + " registrar)"},
-		{image("load-balancer"), "LB_ENGINE=envoy", "accepted is one of this image's load-balancer engines: haproxy nginx"},
-		{image("load-balancer"), "LB_ENGINE=nginx haproxy", "accepted is one of this image's load-balancer engines: haproxy nginx"},
-		{image("load-balancer"), "LB_ENGINE=", "accepted is one of this image's load-balancer engines: haproxy nginx"},
+		{image("hello-server"), "", registrar, "/^priority=/d",
+			registrar + ": program registrar: priority is not set: " + accepted},
+		{image("hello-server"), "", registrar, "s/^priority=.*/priority=first/",
+			registrar + `: program registrar: priority="first" is invalid: accepted is a whole number (lower starts first and stops last)`},
+		{image("hello-server"), "", registrar, grpcSed, registrar + ": program registrar: " + grpcWant},
+		{image("load-balancer"), "", engineFile, templateSed, engineFile + ": program " + d.engine.name + ": " + templateWant},
+		{image("load-balancer"), "LB_ENGINE=envoy", "", "", `LB_ENGINE="envoy" is invalid: accepted is one of this image's load-balancer engines: haproxy nginx`},
+		{image("load-balancer"), "LB_ENGINE=nginx haproxy", "", "", `LB_ENGINE="nginx haproxy" is invalid: accepted is one of this image's load-balancer engines: haproxy nginx`},
+		{image("load-balancer"), "LB_ENGINE=", "", "", `LB_ENGINE="" is invalid: accepted is one of this image's load-balancer engines: haproxy nginx`},
 	} {
-		name, value, _ := strings.Cut(c.setting, "=")
-		args := []string{"run", "--rm", "-e", c.setting}
-		if name == "LB_ENGINE" {
-			args = append(args, "-e", lbOrder)
-		} else if c.image == image("load-balancer") {
-			args = append(args, "-e", "LB_ENGINE="+d.engine.name)
+		setting := c.setting
+		if setting == "" && c.image == image("load-balancer") {
+			setting = "LB_ENGINE=" + d.engine.name
 		}
-		out, err := d.run(time.Minute, "docker", append(args, c.image)...)
+		args := []string{"run", "--rm"}
+		if setting != "" {
+			args = append(args, "-e", setting)
+		}
+		what := setting
+		if c.file != "" {
+			// The entrypoint runs as root, and so does this shell before it.
+			args = append(args, "--entrypoint", "/bin/sh", c.image, "-c",
+				fmt.Sprintf("sed -i '%s' %s && exec /usr/local/bin/supervisord-entrypoint", c.sed, c.file))
+			what = fmt.Sprintf("sed '%s' %s", c.sed, c.file)
+		} else {
+			args = append(args, c.image)
+		}
+		out, err := d.run(time.Minute, "docker", args...)
 		var exit *exec.ExitError
 		if !errors.As(err, &exit) || exit.ExitCode() != 2 {
-			t.Errorf("%s with %s: expected exit code 2, received %v; output:\n%s", c.image, c.setting, err, out)
+			t.Errorf("%s with %s: expected exit code 2, received %v; output:\n%s", c.image, what, err, out)
 			continue
 		}
-		want := name + `="` + value + `" is invalid: `
-		if name == "SUPERVISORD_STOP_ORDER" {
-			want += "accepted is each of this image's supervisord programs " + c.want
-		} else {
-			want += c.want
-		}
-		if !strings.Contains(out, want) {
-			t.Errorf("%s: expected the error %q, received:\n%s", c.image, want, out)
+		if !strings.Contains(out, "entrypoint: "+c.want+"\n") {
+			t.Errorf("%s with %s: expected the error %q, received:\n%s", c.image, what, c.want, out)
 		}
 		if strings.Contains(out, "supervisord") && strings.Contains(out, "success to start program") {
-			t.Errorf("%s: a program started despite the invalid setting:\n%s", c.image, out)
+			t.Errorf("%s with %s: a program started despite the invalid setting:\n%s", c.image, what, out)
 		}
 	}
 }

@@ -62,7 +62,7 @@ func resilience(t *testing.T, d *Deployment) {
 		{"R9: an instance whose address does not answer", deadInstance},
 		{"RA: grpcurl and grpc-health-probe through :5000", grpcTools},
 		{"RB: instances at a bad address or port (the replicas' own token) are skipped and logged; scaling still routes", badInstancesSkipped},
-		{"RC: a wrong SUPERVISORD_STOP_ORDER: exit 2 with a clear error, nothing started", badStopOrder},
+		{"RC: a wrong program priority or LB_ENGINE: exit 2 with a clear error, nothing started", badSettings},
 		{"RD: docker stop of every kind of container under load: exit 0 by itself, in order, within the grace period", stopEveryKind},
 		{"RE: no token: registering hello_server from the host or the compose network is refused; anonymous reads nothing", noTokenRefused},
 		{"RF: the load balancer's and consul-template's tokens, and the UI's, cannot register hello_server", otherTokensRefused},

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/grpc-lb/nginx-consul/build/test/stopbudget"
 )
 
 // restartState is what changes when anything restarts: each container's
@@ -20,33 +22,34 @@ type restartState map[string]string
 // "<container name>" for the count and "<container name>/<program>" for pids.
 func (d *Deployment) restartState() restartState {
 	d.t.Helper()
+	// The programs of each service's image, from its program files.
+	tree, err := stopbudget.Load(d.root)
+	if err != nil {
+		d.t.Fatal(err)
+	}
 	state := restartState{}
 	ids := strings.Fields(d.Compose(time.Minute, "ps", "-q"))
-	// One block per container: "/name restarts entrypoint", then its
-	// environment, a variable per line (none starts with "/").
+	// One line per container: "/name restarts entrypoint service".
 	out := d.Docker(append([]string{"inspect", "--format",
-		"{{.Name}} {{.RestartCount}} {{index .Config.Entrypoint 0}}\n{{range .Config.Env}}{{println .}}{{end}}"}, ids...)...)
-	for _, block := range strings.Split(out, "\n/") {
-		lines := strings.Split(strings.TrimPrefix(block, "/"), "\n")
-		head := strings.Fields(lines[0])
-		if len(head) != 3 {
-			d.t.Fatalf("docker inspect: unexpected line %q", lines[0])
+		`{{.Name}} {{.RestartCount}} {{index .Config.Entrypoint 0}} {{index .Config.Labels "com.docker.compose.service"}}`}, ids...)...)
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		head := strings.Fields(strings.TrimPrefix(line, "/"))
+		if len(head) != 4 {
+			d.t.Fatalf("docker inspect: unexpected line %q", line)
 		}
-		name := head[0]
+		name, service := head[0], head[3]
 		state[name] = "restarts " + head[1]
 		if head[2] != "/usr/local/bin/supervisord-entrypoint" {
 			continue // a Consul server: consul itself, no supervisord
 		}
-		for _, env := range lines[1:] {
-			order, ok := strings.CutPrefix(env, "SUPERVISORD_STOP_ORDER=")
-			if !ok {
-				continue
-			}
-			for _, program := range strings.Fields(order) {
-				pid, _ := d.run(30*time.Second, "docker", "exec", name, "/usr/local/bin/supervisord", "ctl",
-					"-s", "unix:///tmp/supervisord.sock", "pid", program)
-				state[name+"/"+program] = "pid " + strings.TrimSpace(pid)
-			}
+		programs, err := tree.StopOrder(service, d.engine.name)
+		if err != nil || len(programs) == 0 {
+			d.t.Fatalf("container %s: the programs of service %q: %v", name, service, err)
+		}
+		for _, program := range programs {
+			pid, _ := d.run(30*time.Second, "docker", "exec", name, "/usr/local/bin/supervisord", "ctl",
+				"-s", "unix:///tmp/supervisord.sock", "pid", program.Name)
+			state[name+"/"+program.Name] = "pid " + strings.TrimSpace(pid)
 		}
 	}
 	return state

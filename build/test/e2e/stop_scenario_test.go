@@ -25,8 +25,8 @@ import (
 // load, one at a time: a replica, the load balancer, a Consul server. Each
 // must exit 0 by itself (not docker's SIGKILL, exit 137) before the
 // stop_grace_period docker-compose.yaml gives it; a supervisord container
-// must stop its programs in its image's SUPERVISORD_STOP_ORDER, one after
-// the other. Each stop is timed and printed; each container is restored and
+// must stop its programs one after the other, in the order of their
+// priorities (stopbudget's Tree.StopOrder, the entrypoint's rule). Each stop is timed and printed; each container is restored and
 // healthy before the next.
 func stopEveryKind(t *testing.T, d *Deployment) {
 	tree, err := stopbudget.Load(repoRoot())
@@ -38,7 +38,7 @@ func stopEveryKind(t *testing.T, d *Deployment) {
 	replica := d.ContainerIDs("hello_server")[0]
 	load := d.StartLoad(t, "-c=50", "-rate=1000")
 	time.Sleep(2 * time.Second) // let the load reach every replica
-	stopAndCheck(t, d, tree.Services["hello_server"], replica)
+	stopAndCheck(t, d, tree, "hello_server", replica)
 	requireNoFailures(t, load.Stop(t), "docker stop of a replica")
 	d.Docker("rm", replica)
 	d.routedTo(t, time.Minute, d.ScaleTo(t, 3))
@@ -51,14 +51,7 @@ func stopEveryKind(t *testing.T, d *Deployment) {
 	time.Sleep(2 * time.Second)
 	longCall := startSlowCall(4 * time.Second)
 	time.Sleep(500 * time.Millisecond) // the call is in nginx, waiting on a replica
-	// The image's order names both engines' programs; the entrypoint stops
-	// the running engine's.
-	lbService := tree.Services["load-balancer"]
-	lbService.StopOrder = slices.DeleteFunc(slices.Clone(lbService.StopOrder), func(p string) bool {
-		engine := tree.Programs[p].Engine
-		return engine != "" && engine != d.engine.name
-	})
-	stopAt := stopAndCheck(t, d, lbService, lb)
+	stopAt := stopAndCheck(t, d, tree, "load-balancer", lb)
 	if err := <-longCall; err != nil {
 		t.Errorf("a 4 s call started before the load balancer's docker stop failed (nginx's QUIT must let it finish): %v", err)
 	}
@@ -79,7 +72,7 @@ func stopEveryKind(t *testing.T, d *Deployment) {
 	consul := consulClient(t) // one client for every wait: see consulClient
 	waitConsulHealthy(t, consul, 2*time.Minute)
 	load = d.StartLoad(t, "-c=50", "-rate=1000")
-	since := stopAndCheck(t, d, tree.Services["consul-server-2"], server)
+	since := stopAndCheck(t, d, tree, "consul-server-2", server)
 	firstLog(t, d.Logs(server, since.Add(-time.Second)), "run-consul-server: consul stopped on request without leaving the cluster")
 	if peers, err := consul.Status().Peers(); err != nil || len(peers) != 3 {
 		t.Errorf("raft peers while consul-server-2 is stopped: expected 3 (it must not leave), received %v (err %v)", peers, err)
@@ -92,9 +85,11 @@ func stopEveryKind(t *testing.T, d *Deployment) {
 
 // stopAndCheck runs `docker stop` with the service's grace period, then
 // checks the exit code, the time and, for a supervisord container, the
-// order in the entrypoint's log. It returns when the stop began.
-func stopAndCheck(t *testing.T, d *Deployment, svc stopbudget.Service, id string) time.Time {
+// order in the entrypoint's log (the deployment's engine's, for the load
+// balancer). It returns when the stop began.
+func stopAndCheck(t *testing.T, d *Deployment, tree *stopbudget.Tree, service, id string) time.Time {
 	t.Helper()
+	svc := tree.Services[service]
 	if svc.Grace == 0 {
 		t.Fatalf("service %q: no stop_grace_period known", svc.Name)
 	}
@@ -109,8 +104,12 @@ func stopAndCheck(t *testing.T, d *Deployment, svc stopbudget.Service, id string
 	if took >= svc.Grace {
 		t.Errorf("docker stop %s took %s, not less than its grace period %s", svc.Name, took, svc.Grace)
 	}
-	if len(svc.StopOrder) > 0 {
-		checkStopOrder(t, svc, d.Logs(id, stopAt.Add(-time.Second)))
+	if len(svc.Programs) > 0 {
+		order, err := tree.StopOrder(service, d.engine.name)
+		if err != nil {
+			t.Fatalf("service %s: %v", service, err)
+		}
+		checkStopOrder(t, svc, order, d.Logs(id, stopAt.Add(-time.Second)))
 	}
 	return stopAt
 }
@@ -123,7 +122,7 @@ var (
 // checkStopOrder checks that the entrypoint stopped every program of the
 // order, in that order, each after the one before had stopped, and prints
 // how long each took.
-func checkStopOrder(t *testing.T, svc stopbudget.Service, logs []LogLine) {
+func checkStopOrder(t *testing.T, svc stopbudget.Service, order []stopbudget.Program, logs []LogLine) {
 	t.Helper()
 	var events []string // "stopping X" and "stopped X", in log order
 	var took []string
@@ -137,8 +136,8 @@ func checkStopOrder(t *testing.T, svc stopbudget.Service, logs []LogLine) {
 		}
 	}
 	var want []string
-	for _, p := range svc.StopOrder {
-		want = append(want, "stopping "+p, "stopped "+p)
+	for _, p := range order {
+		want = append(want, "stopping "+p.Name, "stopped "+p.Name)
 	}
 	fmt.Printf("  %s stop order: %s\n", svc.Name, strings.Join(took, ", "))
 	if !slices.Equal(events, want) {
@@ -146,7 +145,7 @@ func checkStopOrder(t *testing.T, svc stopbudget.Service, logs []LogLine) {
 		for _, l := range logs {
 			fmt.Fprintf(&all, "%s %s\n", l.At.Format("15:04:05.000"), l.Text)
 		}
-		t.Errorf("%s: expected the entrypoint to log, in order, %q (SUPERVISORD_STOP_ORDER of %s), received %q; the logs:\n%s",
+		t.Errorf("%s: expected the entrypoint to log, in order, %q (the priorities of the programs %s copies), received %q; the logs:\n%s",
 			svc.Name, want, svc.Dockerfile, events, all.String())
 	}
 }

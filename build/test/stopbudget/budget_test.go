@@ -147,11 +147,21 @@ func TestCheckCatchesOverBudget(t *testing.T) {
 			p.StopSignals = []string{"TERM"}
 			tr.Programs["consul-template"] = p
 		}, "accepted is INT"},
-		{"a stop order naming an unknown program", func(tr *Tree) {
-			s := tr.Services["hello_server"]
-			s.StopOrder = []string{"registrar", "grpc_server", "consul-agent"}
-			tr.Services["hello_server"] = s
-		}, `names "grpc_server", which no file`},
+		{"two programs of an image with the same priority", func(tr *Tree) {
+			p := tr.Programs["registrar"]
+			p.Priority = tr.Programs["grpc-server"].Priority
+			tr.Programs["registrar"] = p
+		}, "service hello_server: " + filepath.Join(ProgramsDir, "registrar.conf") + ": program registrar: priority=30 is invalid: accepted is a whole number that no other program the container runs has (the highest stops first); program grpc-server (" + filepath.Join(ProgramsDir, "grpc-server.conf") + ") has 30 too"},
+		{"an engine with the priority of a shared program", func(tr *Tree) {
+			p := tr.Programs["nginx"]
+			p.Priority = tr.Programs["consul-template"].Priority
+			tr.Programs["nginx"] = p
+		}, "service load-balancer (LB_ENGINE=nginx): " + filepath.Join(EnginesDir, "nginx", EngineProgram) + ": program nginx: priority=40 is invalid"},
+		{"a program without a priority", func(tr *Tree) {
+			p := tr.Programs["consul-template"]
+			p.HasPriority = false
+			tr.Programs["consul-template"] = p
+		}, "service load-balancer (LB_ENGINE=haproxy): " + filepath.Join(ProgramsDir, "consul-template.conf") + ": program consul-template: priority is not set: accepted is a whole number"},
 		{"the bootstrap job without Docker's init", func(tr *Tree) {
 			s := tr.Services["consul-acl-bootstrap"]
 			s.Init = false
@@ -186,6 +196,10 @@ func TestLoadRejectsUnwrittenBudgets(t *testing.T) {
 		{"no stop_grace_period", ComposeFile, "  stop_grace_period: 10s\n", "", "services.consul-server-1.stop_grace_period is not set"},
 		{"a stop_grace_period that is not a duration", ComposeFile, "stop_grace_period: 10s", "stop_grace_period: ten", `stop_grace_period="ten" is invalid`},
 		{"a stopwaitsecs that is not seconds", filepath.Join(ProgramsDir, "registrar.conf"), "stopwaitsecs=3\n", "stopwaitsecs=3s\n", `program registrar: stopwaitsecs="3s" is invalid`},
+		{"a priority that is not a number", filepath.Join(ProgramsDir, "registrar.conf"), "priority=50\n", "priority=first\n", `program registrar: priority="first" is invalid: accepted is a whole number`},
+		{"an image holding a program elsewhere than the repository", "build/dockerfiles/Dockerfile.grpc",
+			"/etc/supervisord/programs/\n", "/etc/supervisord/engines/grpc/\n",
+			`service hello_server: build/dockerfiles/Dockerfile and build/dockerfiles/Dockerfile.grpc: the image's program grpc-server is build/config/supervisord/programs/grpc-server.conf (engine "grpc"), the repository's "build/config/supervisord/programs/grpc-server.conf" (engine "")`},
 		{"a killasgroup that is not a bool", filepath.Join(EnginesDir, "nginx", EngineProgram), "killasgroup=true", "killasgroup=yes", `program nginx: killasgroup="yes" is invalid`},
 		{"a program in two files", filepath.Join(EnginesDir, "haproxy", EngineProgram), "[program:haproxy]", "[program:nginx]", "program nginx is defined twice"},
 		{"a drain that is not seconds", RunNginxScript, "stop_drain_secs=8", "stop_drain_secs=8s", `stop_drain_secs="8s" is invalid`},
@@ -196,6 +210,7 @@ func TestLoadRejectsUnwrittenBudgets(t *testing.T) {
 			copyFile(t, root, dir, ComposeOverride)
 			copyFile(t, root, dir, RunNginxScript)
 			copyFile(t, root, dir, RunServerScript)
+			copyFile(t, root, dir, "build/config/supervisord/supervisord.conf")
 			for _, f := range []string{"Dockerfile", "Dockerfile.grpc", "Dockerfile.lb"} {
 				copyFile(t, root, dir, filepath.Join("build", "dockerfiles", f))
 			}

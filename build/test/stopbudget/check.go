@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/grpc-lb/nginx-consul/build/supervisorconf"
 	"github.com/grpc-lb/nginx-consul/registrar/registration"
 )
 
@@ -84,40 +85,24 @@ func Check(tree *Tree) ([]Plan, error) {
 			plan.Lines = []Line{{"consul agent (server)", tree.ConsulServerStop,
 				"run-server.sh stop_secs: SIGKILL after it"}}
 		case s.Entrypoint == nil && s.Dockerfile != "":
-			if len(s.StopOrder) == 0 {
-				errs = append(errs, fmt.Errorf("service %s: %s has an empty SUPERVISORD_STOP_ORDER", name, s.Dockerfile))
-			}
 			// An image with engines runs one of them: one plan per engine,
 			// each with the programs of that engine and none of the others'.
-			engines := map[string]bool{}
-			for _, prog := range s.StopOrder {
-				p, ok := tree.Programs[prog]
-				if !ok {
-					errs = append(errs, fmt.Errorf("service %s: SUPERVISORD_STOP_ORDER in %s names %q, which no file in %s or %s/*/%s defines", name, s.Dockerfile, prog, ProgramsDir, EnginesDir, EngineProgram))
-					continue
-				}
-				if !checked[prog] {
-					errs = append(errs, checkProgram(tree, p)...)
-					checked[prog] = true
-				}
-				if p.Engine != "" {
-					engines[p.Engine] = true
-				}
-			}
-			if len(engines) == 0 {
-				engines[""] = true
-			}
-			for _, engine := range slices.Sorted(maps.Keys(engines)) {
+			for _, engine := range tree.Engines(name) {
 				plan := Plan{Service: name, Grace: s.Grace}
 				if engine != "" {
 					plan.Service = fmt.Sprintf("%s (LB_ENGINE=%s)", name, engine)
 				}
-				for _, prog := range s.StopOrder {
-					p, ok := tree.Programs[prog]
-					if !ok || (p.Engine != "" && p.Engine != engine) {
-						continue
+				order, err := tree.StopOrder(name, engine)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("service %s: %w", plan.Service, err))
+					continue
+				}
+				for _, p := range order {
+					if !checked[p.Name] {
+						errs = append(errs, checkProgram(tree, p)...)
+						checked[p.Name] = true
 					}
-					plan.Lines = append(plan.Lines, Line{prog, p.StopWait + tree.GuardSlack,
+					plan.Lines = append(plan.Lines, Line{p.Name, p.StopWait + tree.GuardSlack,
 						fmt.Sprintf("stopwaitsecs %s + entrypoint guard %s", p.StopWait, tree.GuardSlack)})
 				}
 				errs = append(errs, plan.check(name)...)
@@ -125,12 +110,38 @@ func Check(tree *Tree) ([]Plan, error) {
 			}
 			continue
 		default:
-			errs = append(errs, fmt.Errorf("service %s: no stop budget is known for entrypoint %q with build.dockerfile %q: accepted is the image's supervisord-entrypoint (a build.dockerfile with SUPERVISORD_STOP_ORDER), %q or %q", name, s.Entrypoint, s.Dockerfile, ConsulServerEntrypoint, ACLBootstrapEntrypoint))
+			errs = append(errs, fmt.Errorf("service %s: no stop budget is known for entrypoint %q with build.dockerfile %q: accepted is the image's supervisord-entrypoint (with a build.dockerfile), %q or %q", name, s.Entrypoint, s.Dockerfile, ConsulServerEntrypoint, ACLBootstrapEntrypoint))
 		}
 		errs = append(errs, plan.check(name)...)
 		plans = append(plans, plan)
 	}
 	return plans, errors.Join(errs...)
+}
+
+// Engines are the load-balancer engines of the service's programs, sorted;
+// [""] for an image without engines.
+func (t *Tree) Engines(service string) []string {
+	engines := map[string]bool{}
+	for _, name := range t.Services[service].Programs {
+		if engine := t.Programs[name].Engine; engine != "" {
+			engines[engine] = true
+		}
+	}
+	if len(engines) == 0 {
+		return []string{""}
+	}
+	return slices.Sorted(maps.Keys(engines))
+}
+
+// StopOrder is the order in which the service's entrypoint stops its
+// programs with engine running: supervisorconf.StopOrder, by their
+// priorities.
+func (t *Tree) StopOrder(service, engine string) ([]Program, error) {
+	var programs []Program
+	for _, name := range t.Services[service].Programs {
+		programs = append(programs, t.Programs[name])
+	}
+	return supervisorconf.StopOrder(programs, engine)
 }
 
 // check fails a plan whose stop may outlast the service's grace period.

@@ -3,13 +3,17 @@
 // docker-compose.yaml gives it, before docker's SIGKILL.
 //
 // The hello_server and load-balancer containers stop their supervisord
-// programs one at a time, in the order of their image's
-// SUPERVISORD_STOP_ORDER (supervisord-entrypoint, build/entrypoint). Each
-// program takes at most its stopwaitsecs (supervisord SIGKILLs it then; the
-// nginx and haproxy programs' whole process group, with killasgroup) plus
+// programs one at a time (supervisord-entrypoint, build/entrypoint), from
+// the highest priority to the lowest. Each program takes at most its
+// stopwaitsecs (supervisord SIGKILLs it then; the nginx and haproxy
+// programs' whole process group, with killasgroup) plus
 // supervisorconf.GuardSlack (after which the entrypoint kills it itself,
-// should supervisord not). Load reads the program files with
-// build/supervisorconf, as supervisord and the entrypoint read them. The
+// should supervisord not). So the program files are the one table of the
+// stop, each program's row its priority and its stopwaitsecs; Load reads
+// them with build/supervisorconf, as supervisord and the entrypoint read
+// them, and takes which programs each image runs from the COPY lines of
+// its Dockerfiles. Check orders them with supervisorconf.StopOrder, as the
+// entrypoint does, so a priority missing or shared fails it too. The
 // Consul servers run `consul agent` under build/config/consul/run-server.sh,
 // which SIGKILLs it stop_secs after the signal. Where a program's
 // stopwaitsecs is derived from something else, Check checks the derivation:

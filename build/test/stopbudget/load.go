@@ -1,11 +1,12 @@
 package stopbudget
 
 import (
-	"bufio"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -45,8 +46,10 @@ type Service struct {
 	// Dockerfile is build.dockerfile, relative to the repository; empty for
 	// a service that only names an image.
 	Dockerfile string
-	// StopOrder is the Dockerfile's SUPERVISORD_STOP_ORDER.
-	StopOrder []string
+	// Programs are the supervisord programs its image holds (the COPY lines
+	// of its Dockerfiles into /etc/supervisord/), by name, each one of
+	// Tree.Programs.
+	Programs []string
 	// Init is compose's init: Docker's init runs as PID 1 and passes
 	// signals on.
 	Init bool
@@ -81,6 +84,16 @@ func Load(root string) (*Tree, error) {
 	}
 	if tree.Programs, err = loadPrograms(root); err != nil {
 		return nil, err
+	}
+	for _, name := range slices.Sorted(maps.Keys(tree.Services)) {
+		s := tree.Services[name]
+		if s.Dockerfile == "" {
+			continue
+		}
+		if s.Programs, err = imagePrograms(root, s.Dockerfile, tree.Programs); err != nil {
+			return nil, fmt.Errorf("service %s: %w", name, err)
+		}
+		tree.Services[name] = s
 	}
 	for _, v := range []struct {
 		file, name string
@@ -171,40 +184,41 @@ func loadCompose(root string) (map[string]Service, error) {
 		if s.Grace, err = time.ParseDuration(cs.StopGracePeriod); err != nil || s.Grace <= 0 {
 			return nil, fmt.Errorf("%s: services.%s.stop_grace_period=%q is invalid: accepted is a positive duration such as \"30s\"", path, name, cs.StopGracePeriod)
 		}
-		if s.Dockerfile != "" {
-			if s.StopOrder, err = stopOrder(filepath.Join(root, s.Dockerfile)); err != nil {
-				return nil, err
-			}
-		}
 		services[name] = s
 	}
 	return services, nil
 }
 
-var stopOrderEnv = regexp.MustCompile(`^ENV\s+SUPERVISORD_STOP_ORDER="([^"]*)"\s*$`)
-
-// stopOrder is the last SUPERVISORD_STOP_ORDER a Dockerfile sets.
-func stopOrder(path string) ([]string, error) {
-	f, err := os.Open(path)
+// imagePrograms are the names of the programs the image dockerfile builds
+// holds. Each must be one of programs, read from the same file for the same
+// engine: Check budgets the repository's programs.
+func imagePrograms(root, dockerfile string, programs map[string]Program) ([]string, error) {
+	dockerfiles, err := ImageDockerfiles(root, dockerfile)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	var order []string
-	found := false
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if m := stopOrderEnv.FindStringSubmatch(strings.TrimSpace(sc.Text())); m != nil {
-			order, found = strings.Fields(m[1]), true
-		}
-	}
-	if err := sc.Err(); err != nil {
+	dir, err := os.MkdirTemp("", "stopbudget-")
+	if err != nil {
 		return nil, err
 	}
-	if !found {
-		return nil, fmt.Errorf("%s sets no ENV SUPERVISORD_STOP_ORDER=\"...\": each image names its own stop order", path)
+	defer os.RemoveAll(dir)
+	layout, sources, err := WriteImageSupervisord(root, dir, dockerfiles...)
+	if err != nil {
+		return nil, err
 	}
-	return order, nil
+	held, err := layout.Load()
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, p := range held {
+		if repo, ok := programs[p.Name]; !ok || repo.File != sources[p.File] || repo.Engine != p.Engine {
+			return nil, fmt.Errorf("%s: the image's program %s is %s (engine %q), the repository's %q (engine %q): accepted is a copy of the repository's (%s/*.conf, %s/<engine>/%s)",
+				strings.Join(dockerfiles, " and "), p.Name, sources[p.File], p.Engine, repo.File, repo.Engine, ProgramsDir, EnginesDir, EngineProgram)
+		}
+		names = append(names, p.Name)
+	}
+	return names, nil
 }
 
 // loadPrograms reads the repository's program files (supervisorconf's
