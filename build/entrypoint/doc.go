@@ -14,9 +14,9 @@
 // Before supervisord starts it checks the settings, and exits 2 with a line
 // naming the setting, its value and what is accepted, starting nothing:
 //
-//   - LB_ENGINE, in an image with engines (/etc/supervisord/engines/<engine>/,
-//     the load balancer's): one of those folders; supervisord.conf includes
-//     the engine's program from it.
+//   - LB_ENGINE, in an image with engines (the load balancer's: the folders
+//     of /etc/lb/ that hold a supervisord.conf): one of those folders;
+//     supervisord.conf includes the engine's program from it.
 //   - SUPERVISORD_STOP_ORDER: each program the container runs exactly once;
 //     the programs of the engines not picked may be named too, and are left
 //     out of the stop.

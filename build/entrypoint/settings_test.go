@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"io/fs"
 	"log"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -13,13 +15,14 @@ import (
 	"github.com/grpc-lb/nginx-consul/build/test/testenv"
 )
 
-// imageLayout is the image's /etc/supervisord, made in a temporary folder
-// from the repository's files by the COPY lines of its Dockerfiles (the
-// base's, then the image's) whose destination is under /etc/supervisord/.
+// imageLayout is the image's supervisord layout (supervisorconf.Image),
+// made in a temporary folder from the repository's files by the COPY lines
+// of its Dockerfiles (the base's, then the image's) whose destination is
+// under /etc/: files, and folders (copied with what they hold).
 func imageLayout(t *testing.T, dockerfiles ...string) supervisorconf.Layout {
 	t.Helper()
 	root := testenv.RepoRoot(t)
-	etc := t.TempDir()
+	image := t.TempDir()
 	for _, dockerfile := range dockerfiles {
 		raw, err := os.ReadFile(filepath.Join(root, "build", "dockerfiles", dockerfile))
 		if err != nil {
@@ -27,23 +30,54 @@ func imageLayout(t *testing.T, dockerfiles ...string) supervisorconf.Layout {
 		}
 		for _, line := range strings.Split(string(raw), "\n") {
 			args := strings.Fields(line)
-			if len(args) < 3 || args[0] != "COPY" || !strings.HasPrefix(args[len(args)-1], "/etc/supervisord/") {
+			if len(args) < 3 || args[0] != "COPY" || strings.HasPrefix(args[1], "--from=") {
 				continue
 			}
-			dst := filepath.Join(etc, strings.TrimPrefix(args[len(args)-1], "/etc/supervisord/"))
-			for _, src := range args[1 : len(args)-1] {
-				to := dst
-				if strings.HasSuffix(args[len(args)-1], "/") {
-					to = filepath.Join(dst, filepath.Base(src))
-				}
-				copyFile(t, filepath.Join(root, src), to)
+			args = slices.DeleteFunc(args[1:], func(a string) bool { return strings.HasPrefix(a, "--") })
+			dst := args[len(args)-1]
+			if !strings.HasPrefix(dst, "/etc/") {
+				continue
+			}
+			for _, src := range args[:len(args)-1] {
+				copyInto(t, filepath.Join(root, src), filepath.Join(image, dst), strings.HasSuffix(dst, "/"))
 			}
 		}
 	}
 	return supervisorconf.Layout{
-		ProgramsDir: filepath.Join(etc, filepath.Base(supervisorconf.Image.ProgramsDir)),
-		EnginesDir:  filepath.Join(etc, filepath.Base(supervisorconf.Image.EnginesDir)),
+		ProgramsDir: filepath.Join(image, supervisorconf.Image.ProgramsDir),
+		EnginesDir:  filepath.Join(image, supervisorconf.Image.EnginesDir),
 		EngineFiles: supervisorconf.Image.EngineFiles,
+	}
+}
+
+// copyInto copies from, a file or a folder, as COPY does: a folder's
+// contents into dst, a file to dst, or into it when dst is a folder.
+func copyInto(t *testing.T, from, dst string, dstIsDir bool) {
+	t.Helper()
+	info, err := os.Stat(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !info.IsDir() {
+		if dstIsDir {
+			dst = filepath.Join(dst, filepath.Base(from))
+		}
+		copyFile(t, from, dst)
+		return
+	}
+	err = filepath.WalkDir(from, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(from, path)
+		if err != nil {
+			return err
+		}
+		copyFile(t, path, filepath.Join(dst, rel))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -10,7 +10,7 @@ import (
 )
 
 // Layout is where a tree keeps its program files: the image's
-// /etc/supervisord, or the repository's build/config.
+// /etc/supervisord and /etc/lb, or the repository's build/config.
 type Layout struct {
 	// ProgramsDir holds the *.conf files of the programs every image runs.
 	ProgramsDir string
@@ -23,16 +23,16 @@ type Layout struct {
 }
 
 // Image is the layout in the hello_server and load-balancer images
-// (build/dockerfiles), which supervisord.conf includes.
+// (build/dockerfiles), which supervisord.conf includes. The load-balancer
+// image holds build/config/lb/ as /etc/lb/, each engine's folder as it is.
 var Image = Layout{
 	ProgramsDir: "/etc/supervisord/programs",
-	EnginesDir:  "/etc/supervisord/engines",
-	EngineFiles: "*.conf",
+	EnginesDir:  "/etc/lb",
+	EngineFiles: RepoEngineFiles,
 }
 
 // The repository's layout, relative to its root: the files the images copy
-// to Image's paths (an engine's supervisord.conf becomes
-// engines/<engine>/<engine>.conf).
+// to Image's paths.
 const (
 	RepoProgramsDir = "build/config/supervisord/programs"
 	RepoEnginesDir  = "build/config/lb"

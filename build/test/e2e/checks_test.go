@@ -93,7 +93,7 @@ func TestCheckReloadWithout(t *testing.T) {
 		"reload-nginx: reloaded nginx with 3 hello_server replica(s): 172.30.0.6:7777 172.30.0.7:7777 172.30.0.8:7777": false,
 		// A longer address that starts the same is another replica.
 		"reload-nginx: reloaded nginx with 1 hello_server replica(s): 172.30.0.7:77770":                         true,
-		"reload-nginx: nginx -t rejected the rendered /etc/nginx/conf.d/load-balancer.conf":                     false,
+		"reload-nginx: nginx -t rejected the rendered /tmp/nginx/load-balancer.conf":                            false,
 		"reload-nginx: nginx is not running yet; it will start with 1 hello_server replica(s): 172.30.0.6:7777": false,
 	} {
 		if got := nginx.reloadWithout(line, stopped); got != want {

@@ -50,20 +50,20 @@ type engine struct {
 var engines = map[string]engine{
 	"nginx": {
 		name:          "nginx",
-		rendered:      "/etc/nginx/conf.d/load-balancer.conf",
+		rendered:      "/tmp/nginx/load-balancer.conf",
 		reloadScript:  "reload-nginx",
 		routedLog:     "reload-nginx: reloaded nginx with ",
 		rejected:      "nginx -t rejected",
 		masterPID:     "cat /tmp/nginx/nginx.pid",
 		parseRendered: nginxServers,
-		reload:        []string{"nginx", "-e", "stderr", "-s", "reload"},
+		reload:        []string{"nginx", "-e", "stderr", "-c", "/etc/lb/nginx/nginx.conf", "-s", "reload"},
 		markUpstream: func(marker string) string {
 			return `s/^\( *default "[^"]*\) *reload-check *";/\1";/; s/^\( *default "[^"]*\)";/\1 ` + marker + `";/`
 		},
 	},
 	"haproxy": {
 		name:          "haproxy",
-		rendered:      "/etc/haproxy/conf.d/load-balancer.cfg",
+		rendered:      "/tmp/haproxy/load-balancer.cfg",
 		reloadScript:  "reload-haproxy",
 		routedLog:     "reload-haproxy: haproxy routes to ",
 		rejected:      "haproxy -c rejected",

@@ -33,7 +33,7 @@ type ProdHAProxy struct {
 
 // ProdHAProxyTemplate is the deployment's HAProxy template,
 // build/config/lb/haproxy/load-balancer.tpl (in the image
-// /etc/consul-template/load-balancer-haproxy.tpl), unchanged.
+// /etc/lb/haproxy/load-balancer.tpl), unchanged.
 func ProdHAProxyTemplate(t testing.TB) string {
 	t.Helper()
 	return EngineFile(t, "haproxy", "load-balancer.tpl")

@@ -1,6 +1,6 @@
 # Rendered by consul-template from the passing hello_server instances in
 # Consul, for HAProxy (LB_ENGINE=haproxy). Do not edit
-# /etc/haproxy/conf.d/load-balancer.cfg: the next change in Consul overwrites it.
+# /tmp/haproxy/load-balancer.cfg: the next change in Consul overwrites it.
 # HAProxy loads it after haproxy.cfg, which holds everything else.
 #
 # Which instances are routed is decided exactly as in load-balancer.tpl
