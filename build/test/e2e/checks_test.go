@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -169,6 +170,27 @@ func sedRun(t *testing.T, script, in string) string {
 		t.Fatalf("sed %q: %v", script, err)
 	}
 	return string(out)
+}
+
+// make refuses an LB_ENGINE that names no engine folder with the message
+// the README step checks (acceptedEngines), before anything is built.
+func TestCheckMakeNamesTheEngines(t *testing.T) {
+	cmd := exec.Command("make", "--no-print-directory", "lb-engine-setting")
+	cmd.Dir = repoRoot()
+	cmd.Env = append(os.Environ(), "LB_ENGINE=envoy")
+	out, err := cmd.CombinedOutput()
+	want := `make: LB_ENGINE="envoy" is invalid: accepted is ` + acceptedEngines(t) + "\n"
+	if !strings.HasPrefix(string(out), want) || err == nil {
+		t.Errorf("LB_ENGINE=envoy make lb-engine-setting: expected %q and a failure, received %v:\n%s", want, err, out)
+	}
+	for _, e := range append(repoEngines(t), "") {
+		cmd := exec.Command("make", "--no-print-directory", "lb-engine-setting")
+		cmd.Dir = repoRoot()
+		cmd.Env = append(os.Environ(), "LB_ENGINE="+e)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("LB_ENGINE=%q make lb-engine-setting: %v:\n%s", e, err, out)
+		}
+	}
 }
 
 func TestCheckEnginesUnderTest(t *testing.T) {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/grpc-lb/nginx-consul/build/supervisorconf"
 )
 
 // engine is what differs between the load balancer's two engines (LB_ENGINE):
@@ -77,6 +79,37 @@ var engines = map[string]engine{
 			return `s/reload-check //; s/^\( *set-var proc.hello_server_upstream str("[^"]*\)")/\1` + marker + `")/`
 		},
 	},
+}
+
+// repoEngines are the repository's engines, the folders of build/config/lb/
+// that hold a supervisord.conf, the default first.
+func repoEngines(t *testing.T) []string {
+	t.Helper()
+	names, err := supervisorconf.RepoEngines(repoRoot())
+	if err != nil || len(names) == 0 {
+		t.Fatalf("the engines of %s: %v, %v", supervisorconf.RepoEnginesDir, names, err)
+	}
+	return names
+}
+
+// acceptedEngines is how make's lb-engine-setting names the values of
+// LB_ENGINE it accepts: "nginx (the default) or haproxy", or with more
+// engines "nginx (the default), a or b".
+func acceptedEngines(t *testing.T) string {
+	t.Helper()
+	names := repoEngines(t)
+	if names[0] != supervisorconf.DefaultEngine {
+		t.Fatalf("the engines of %s, %v, do not include the default, %s", supervisorconf.RepoEnginesDir, names, supervisorconf.DefaultEngine)
+	}
+	accepted := names[0] + " (the default)"
+	for i, n := range names[1:] {
+		if i == len(names)-2 {
+			accepted += " or " + n
+		} else {
+			accepted += ", " + n
+		}
+	}
+	return accepted
 }
 
 // enginesUnderTest are the engines the suite runs its scenarios against:
