@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grpc-lb/nginx-consul/build/supervisorconf"
 	"github.com/grpc-lb/nginx-consul/build/test/testenv"
 )
 
@@ -27,13 +28,31 @@ func TestRepositoryStopsWithinGracePeriods(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Every kind of container is budgeted, each with what it runs.
+	// Every kind of container is budgeted, each with what it runs: the
+	// load balancer once per engine folder, with that engine's program.
 	want := map[string]string{
-		"hello_server":                      "registrar grpc-server consul-agent",
-		"load-balancer (LB_ENGINE=nginx)":   "registrar consul-template nginx consul-agent",
-		"load-balancer (LB_ENGINE=haproxy)": "registrar consul-template haproxy consul-agent",
-		"consul-server-1":                   "consul agent (server)",
-		"consul-acl-bootstrap":              "acl-bootstrap.sh",
+		"hello_server":         "registrar grpc-server consul-agent",
+		"consul-server-1":      "consul agent (server)",
+		"consul-acl-bootstrap": "acl-bootstrap.sh",
+	}
+	root := testenv.RepoRoot(t)
+	engines, err := supervisorconf.RepoEngines(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	programs, err := supervisorconf.Repository(root).Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, engine := range engines {
+		for _, p := range programs {
+			if p.Engine == engine {
+				want["load-balancer (LB_ENGINE="+engine+")"] = "registrar consul-template " + p.Name + " consul-agent"
+			}
+		}
+	}
+	if len(want) != 3+len(engines) {
+		t.Fatalf("expected one program per engine folder (%v), found %d", engines, len(want)-3)
 	}
 	for _, p := range plans {
 		if order, ok := want[p.Service]; ok {
