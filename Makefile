@@ -183,8 +183,9 @@ check: protoc-packages # @HELP gofmt, go vet (also of the e2e suite), tidy go.mo
 protoc-packages:
 	@build/scripts/host-packages.sh "the generated-code check (protoc, and the well-known types echo.proto imports)" \
 	  protoc=protobuf-compiler /usr/include/google/protobuf/duration.proto=libprotobuf-dev
-# The integration tests run the images' nginx and HAProxy (Debian's release
-# in build/scripts/debian.env) from a root engine-root.sh makes once in .cache/.
+# The integration tests run the images' engines (Debian's release in
+# build/scripts/debian.env, the packages of build/config/lb/<engine>/) from a
+# root engine-root.sh makes once in .cache/.
 proxy-packages:
 	@build/test/scripts/engine-root.sh
 
