@@ -53,15 +53,26 @@ up: lb-engine-setting images secrets # @HELP builds the images, makes the secret
 	@$(compose) up -d --remove-orphans
 	build/scripts/wait-healthy.sh 180
 
-# The load balancer's engine, LB_ENGINE: nginx (compose's default) or
-# haproxy; unset or empty is nginx. Compose reads it from the environment,
-# else from .env; make does not set it, so a value in .env is not
-# overridden. A value in the
+# The load balancer's engine, LB_ENGINE: one of the engines, the folders of
+# build/config/lb/ that hold a supervisord.conf; unset or empty is nginx
+# (compose's default, supervisorconf.DefaultEngine). Compose reads it from
+# the environment, else from .env; make does not set it, so a value in .env
+# is not overridden. A value in the
 # environment is checked before anything is built (the load-balancer
-# container refuses a wrong one too, but only after the build).
+# container refuses a wrong one too, but only after the build). The message
+# names the default first: "accepted is nginx (the default), a or b".
+lb_default_engine := nginx
+lb_engines := $(patsubst build/config/lb/%/supervisord.conf,%,$(wildcard build/config/lb/*/supervisord.conf))
+lb_other_engines := $(sort $(filter-out $(lb_default_engine),$(lb_engines)))
 .PHONY: lb-engine-setting
 lb-engine-setting:
-	@[[ -z "$${LB_ENGINE:-}" || "$${LB_ENGINE}" == nginx || "$${LB_ENGINE}" == haproxy ]] || { echo "make: LB_ENGINE=\"$${LB_ENGINE}\" is invalid: accepted is nginx (the default) or haproxy"; exit 2; }
+	@engine="$${LB_ENGINE:-}"; [[ -z "$$engine" ]] && exit 0; \
+	for e in $(lb_engines); do [[ "$$engine" == "$$e" ]] && exit 0; done; \
+	accepted="$(lb_default_engine) (the default)"; others=($(lb_other_engines)); \
+	for i in "$${!others[@]}"; do \
+	  if (( i == $${#others[@]} - 1 )); then accepted+=" or $${others[i]}"; else accepted+=", $${others[i]}"; fi; \
+	done; \
+	echo "make: LB_ENGINE=\"$$engine\" is invalid: accepted is $$accepted"; exit 2
 
 # The gossip key, the CA and certificates and the ACL tokens, in .secrets/:
 # made once, reused by every later make up (made with grpc-lb/base).
@@ -180,8 +191,9 @@ check: protoc-packages # @HELP gofmt, go vet (also of the e2e suite), tidy go.mo
 protoc-packages:
 	@build/scripts/host-packages.sh "the generated-code check (protoc, and the well-known types echo.proto imports)" \
 	  protoc=protobuf-compiler /usr/include/google/protobuf/duration.proto=libprotobuf-dev
-# The integration tests run the images' nginx and HAProxy (Debian's release
-# in build/scripts/debian.env) from a root engine-root.sh makes once in .cache/.
+# The integration tests run the images' engines (Debian's release in
+# build/scripts/debian.env, the packages of build/config/lb/<engine>/) from a
+# root engine-root.sh makes once in .cache/.
 proxy-packages:
 	@build/test/scripts/engine-root.sh
 

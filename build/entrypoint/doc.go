@@ -16,9 +16,9 @@
 // files, and exits 2 with a line naming the setting or file, the value and
 // what is accepted, starting nothing:
 //
-//   - LB_ENGINE, in an image with engines (/etc/supervisord/engines/<engine>/,
-//     the load balancer's): one of those folders; supervisord.conf includes
-//     the engine's program from it.
+//   - LB_ENGINE, in an image with engines (the load balancer's: the folders
+//     of /etc/lb/ that hold a supervisord.conf): one of those folders;
+//     supervisord.conf includes the engine's program from it.
 //   - priority, stopwaitsecs, killasgroup and stopasgroup, in every program
 //     file: no value supervisord would read as its default without a word.
 //   - priority, in each program the container runs (the shared ones and the

@@ -36,7 +36,7 @@ func TestRunRefusesBeforeStarting(t *testing.T) {
 		want string
 	}{
 		{"two programs of the same priority", func(e *entrypoint) {
-			setPriority(t, e.layout, "programs/registrar.conf", "priority=30")
+			setPriority(t, e.layout, "supervisord/programs/registrar.conf", "priority=30")
 		}, "entrypoint: {programs}/registrar.conf: program registrar: priority=30 is invalid: accepted is a whole number that no other program the container runs has (the highest stops first); program grpc-server ({programs}/grpc-server.conf) has 30 too\n"},
 		{"a wrong engine", func(e *entrypoint) {
 			e.layout = imageLayout(t, lbImage...)

@@ -82,7 +82,9 @@ func TestImagesSettings(t *testing.T) {
 // as the end-to-end scenario RC does in the image with sed.
 func setPriority(t *testing.T, layout supervisorconf.Layout, file, line string) string {
 	t.Helper()
-	path := filepath.Join(filepath.Dir(layout.ProgramsDir), file)
+	// file is relative to the image's /etc: the layout's folders are
+	// /etc/supervisord/programs and /etc/lb below the same root.
+	path := filepath.Join(filepath.Dir(filepath.Dir(layout.ProgramsDir)), file)
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -110,15 +112,15 @@ func TestBadSettings(t *testing.T) {
 		env              map[string]string
 		file, line, want string // file's priority line becomes line; want names the files as {file} and {other}
 	}{
-		{helloImage, nil, "programs/registrar.conf", "",
+		{helloImage, nil, "supervisord/programs/registrar.conf", "",
 			"{file}: program registrar: priority is not set: " + accepted},
-		{helloImage, nil, "programs/registrar.conf", "priority=first",
+		{helloImage, nil, "supervisord/programs/registrar.conf", "priority=first",
 			`{file}: program registrar: priority="first" is invalid: accepted is a whole number (lower starts first and stops last)`},
-		{helloImage, nil, "programs/registrar.conf", "priority=30",
+		{helloImage, nil, "supervisord/programs/registrar.conf", "priority=30",
 			"{file}: program registrar: priority=30 is invalid: " + accepted + "; program grpc-server ({programs}/grpc-server.conf) has 30 too"},
-		{lbImage, map[string]string{"LB_ENGINE": "nginx"}, "engines/nginx/nginx.conf", "priority=40",
+		{lbImage, map[string]string{"LB_ENGINE": "nginx"}, "lb/nginx/supervisord.conf", "priority=40",
 			"{file}: program nginx: priority=40 is invalid: " + accepted + "; program consul-template ({programs}/consul-template.conf) has 40 too"},
-		{lbImage, map[string]string{"LB_ENGINE": "haproxy"}, "engines/haproxy/haproxy.conf", "priority=10",
+		{lbImage, map[string]string{"LB_ENGINE": "haproxy"}, "lb/haproxy/supervisord.conf", "priority=10",
 			"{file}: program haproxy: priority=10 is invalid: " + accepted + "; program consul-agent ({programs}/consul-agent.conf) has 10 too"},
 		{lbImage, map[string]string{"LB_ENGINE": "envoy"}, "", "",
 			`LB_ENGINE="envoy" is invalid: accepted is one of this image's load-balancer engines: haproxy nginx`},
@@ -141,7 +143,7 @@ func TestBadSettings(t *testing.T) {
 	}
 	// The other engine's priority does not count once LB_ENGINE is right.
 	layout := imageLayout(t, lbImage...)
-	setPriority(t, layout, "engines/haproxy/haproxy.conf", "")
+	setPriority(t, layout, "lb/haproxy/supervisord.conf", "")
 	if _, err := settings(envOf(map[string]string{"LB_ENGINE": "nginx"}), layout, log.New(&bytes.Buffer{}, "", 0)); err != nil {
 		t.Errorf("haproxy's program without a priority while nginx runs: %v", err)
 	}

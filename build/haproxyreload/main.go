@@ -59,8 +59,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var cfg config
 	fs := flag.NewFlagSet("haproxy-reload", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.haproxyConfig, "config", "/etc/haproxy/haproxy.cfg", "HAProxy's main config, loaded before the servers file")
-	fs.StringVar(&cfg.servers, "servers", "/etc/haproxy/conf.d/load-balancer.cfg", "the servers file consul-template renders")
+	fs.StringVar(&cfg.haproxyConfig, "config", "/etc/lb/haproxy/haproxy.cfg", "HAProxy's main config, loaded before the servers file")
+	fs.StringVar(&cfg.servers, "servers", "/tmp/haproxy/load-balancer.cfg", "the servers file consul-template renders")
 	fs.StringVar(&cfg.lastGood, "last-good", "/tmp/haproxy/load-balancer.cfg.last-good", "the copy of the last render haproxy -c accepted")
 	fs.StringVar(&cfg.pidfile, "pidfile", "/tmp/haproxy/haproxy.pid", "HAProxy's pid file (the master's pid, in master-worker mode)")
 	fs.StringVar(&cfg.socket, "socket", "/tmp/haproxy/haproxy.sock", "HAProxy's Runtime API socket (stats socket, level admin)")

@@ -24,8 +24,8 @@ func TestFlagDefaultsAreTheImagesPaths(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := config{
-		haproxyConfig: "/etc/haproxy/haproxy.cfg",
-		servers:       "/etc/haproxy/conf.d/load-balancer.cfg",
+		haproxyConfig: "/etc/lb/haproxy/haproxy.cfg",
+		servers:       "/tmp/haproxy/load-balancer.cfg",
 		lastGood:      "/tmp/haproxy/load-balancer.cfg.last-good",
 		pidfile:       "/tmp/haproxy/haproxy.pid",
 		socket:        "/tmp/haproxy/haproxy.sock",

@@ -6,36 +6,44 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 )
 
 // Layout is where a tree keeps its program files: the image's
-// /etc/supervisord, or the repository's build/config.
+// /etc/supervisord and /etc/lb, or the repository's build/config.
 type Layout struct {
 	// ProgramsDir holds the *.conf files of the programs every image runs.
 	ProgramsDir string
 	// EnginesDir holds one folder per load-balancer engine; a tree without
 	// it has no engines (the hello_server image).
 	EnginesDir string
-	// EngineFiles matches the engine's program files in its folder.
+	// EngineFiles matches the engine's program files in its folder; a
+	// folder of EnginesDir without one is no engine.
 	EngineFiles string
 }
 
 // Image is the layout in the hello_server and load-balancer images
-// (build/dockerfiles), which supervisord.conf includes.
+// (build/dockerfiles), which supervisord.conf includes. The load-balancer
+// image holds build/config/lb/ as /etc/lb/, each engine's folder as it is.
 var Image = Layout{
 	ProgramsDir: "/etc/supervisord/programs",
-	EnginesDir:  "/etc/supervisord/engines",
-	EngineFiles: "*.conf",
+	EnginesDir:  "/etc/lb",
+	EngineFiles: RepoEngineFiles,
 }
 
 // The repository's layout, relative to its root: the files the images copy
-// to Image's paths (an engine's supervisord.conf becomes
-// engines/<engine>/<engine>.conf).
+// to Image's paths.
 const (
 	RepoProgramsDir = "build/config/supervisord/programs"
 	RepoEnginesDir  = "build/config/lb"
+	// RepoEngineFiles is an engine's program file: one name, not *.conf,
+	// since the folder holds the engine's own .conf files too.
 	RepoEngineFiles = "supervisord.conf"
 )
+
+// DefaultEngine is LB_ENGINE's default: the load-balancer image's
+// ENV LB_ENGINE and compose's ${LB_ENGINE:-nginx}.
+const DefaultEngine = "nginx"
 
 // Repository is the layout of the repository at root.
 func Repository(root string) Layout {
@@ -46,8 +54,23 @@ func Repository(root string) Layout {
 	}
 }
 
-// Engines are the folders of EnginesDir, sorted; none when it does not
-// exist.
+// RepoEngines are the engines of the repository at root, DefaultEngine
+// first, then the others sorted: the order in which the tests and the
+// messages that list them name them.
+func RepoEngines(root string) ([]string, error) {
+	engines, err := Repository(root).Engines()
+	if err != nil {
+		return nil, err
+	}
+	if i := slices.Index(engines, DefaultEngine); i > 0 {
+		engines = slices.Concat([]string{DefaultEngine}, engines[:i], engines[i+1:])
+	}
+	return engines, nil
+}
+
+// Engines are the folders of EnginesDir that hold an engine's program
+// file (EngineFiles), sorted; none when EnginesDir does not exist. Any
+// other entry (the README, a folder without the file) is no engine.
 func (l Layout) Engines() ([]string, error) {
 	entries, err := os.ReadDir(l.EnginesDir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -58,7 +81,14 @@ func (l Layout) Engines() ([]string, error) {
 	}
 	var engines []string
 	for _, e := range entries {
-		if e.IsDir() {
+		if !e.IsDir() {
+			continue
+		}
+		files, err := filepath.Glob(filepath.Join(l.EnginesDir, e.Name(), l.EngineFiles))
+		if err != nil {
+			return nil, err
+		}
+		if len(files) > 0 {
 			engines = append(engines, e.Name())
 		}
 	}

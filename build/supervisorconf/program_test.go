@@ -23,6 +23,9 @@ func TestRepositoryPrograms(t *testing.T) {
 	if !slices.Equal(engines, []string{"haproxy", "nginx"}) {
 		t.Errorf("engines of %s: expected [haproxy nginx] (its README.md is no engine), received %v", RepoEnginesDir, engines)
 	}
+	if engines, err := RepoEngines(root); err != nil || !slices.Equal(engines, []string{"nginx", "haproxy"}) {
+		t.Errorf("RepoEngines: expected [nginx haproxy] (the default first), received %v, %v", engines, err)
+	}
 	programs, err := layout.Load()
 	if err != nil {
 		t.Fatal(err)
@@ -172,6 +175,11 @@ func TestLoad(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "engines", "x", "x.conf"), "[program:x]\n")
 	writeFile(t, filepath.Join(dir, "engines", "y", "y.conf"), "[program:y]\n")
 	writeFile(t, filepath.Join(dir, "engines", "README"), "not an engine")
+	// A folder without a program file is no engine either.
+	writeFile(t, filepath.Join(dir, "engines", "w", "notes.txt"), "[program:not-read]\n")
+	if engines, _ := layout.Engines(); !slices.Equal(engines, []string{"x", "y"}) {
+		t.Errorf("engines: expected [x y], received %v", engines)
+	}
 	if programs, err = layout.Load(); err != nil {
 		t.Fatal(err)
 	}
@@ -185,5 +193,23 @@ func TestLoad(t *testing.T) {
 	dup := writeFile(t, filepath.Join(dir, "engines", "y", "z.conf"), "[program:a]\n")
 	if _, err := layout.Load(); err == nil || !strings.Contains(err.Error(), "program a is defined twice: in "+filepath.Join(dir, "programs", "a.conf")+" and in "+dup) {
 		t.Errorf("a program in two files: expected an error naming both, received %v", err)
+	}
+}
+
+// DefaultEngine is the default the load-balancer image and compose give
+// LB_ENGINE.
+func TestDefaultEngine(t *testing.T) {
+	root := testenv.RepoRoot(t)
+	for file, want := range map[string]string{
+		"build/dockerfiles/Dockerfile.lb": "\nENV LB_ENGINE=" + DefaultEngine + "\n",
+		"docker-compose.yaml":             "LB_ENGINE: ${LB_ENGINE:-" + DefaultEngine + "}\n",
+	} {
+		raw, err := os.ReadFile(filepath.Join(root, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("%s does not hold %q: DefaultEngine (%s) is not its default", file, want, DefaultEngine)
+		}
 	}
 }

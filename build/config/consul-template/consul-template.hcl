@@ -44,5 +44,6 @@ wait {
 
 # The template and its reload command are the engine's: its folder's
 # consul-template.hcl (build/config/lb/<engine>/), which the image holds as
-# /etc/consul-template/<engine>.hcl and loads after this file by LB_ENGINE
-# (consul-template.conf).
+# /etc/lb/<engine>/consul-template.hcl and loads after this file by
+# LB_ENGINE (consul-template.conf). This file is the image's
+# /etc/consul-template/consul-template.hcl.

@@ -12,8 +12,10 @@ import (
 	"github.com/grpc-lb/nginx-consul/grpc_client/stats"
 )
 
-// Engines are the load balancer's engines (LB_ENGINE), nginx the default.
-var Engines = []string{"nginx", "haproxy"}
+// Engines are the load balancer's engines (LB_ENGINE): the folders of
+// build/config/lb/ that hold a supervisord.conf, nginx (the default) first.
+// main reads them (supervisorconf.RepoEngines).
+var Engines []string
 
 // Concurrencies are the calls in flight every throughput path is measured
 // at: 50, and 200, where nginx needs more upstream connections than a small
@@ -148,12 +150,12 @@ func ParseSteps(v string) (map[string]bool, error) {
 // leaves out the throughput paths, which compare both engines in each round.
 func ParseEngines(v string, steps map[string]bool) ([]string, error) {
 	if steps == nil || steps["paths"] {
-		return nil, fmt.Errorf("-engines=%q needs -steps without paths: a full run and the throughput paths measure both engines (%s)", v, strings.Join(Engines, ", "))
+		return nil, fmt.Errorf("-engines=%q needs -steps without paths: a full run and the throughput paths measure every engine (%s)", v, strings.Join(Engines, ", "))
 	}
 	var engines []string
 	for _, e := range strings.Split(v, ",") {
 		if !slices.Contains(Engines, e) || slices.Contains(engines, e) {
-			return nil, fmt.Errorf("-engines=%q is invalid: accepted is one or both of %s, comma-separated, each once", v, strings.Join(Engines, ", "))
+			return nil, fmt.Errorf("-engines=%q is invalid: accepted is one or more of %s, comma-separated, each once", v, strings.Join(Engines, ", "))
 		}
 		engines = append(engines, e)
 	}
@@ -194,10 +196,9 @@ func (b *Bench) measurePaths() error {
 		b.HAProxyMultiplexed = append(b.HAProxyMultiplexed, multiplexed[c])
 	}
 	for round := 1; round <= b.Rounds; round++ {
-		order := Engines
-		if round%2 == 0 {
-			order = []string{Engines[1], Engines[0]}
-		}
+		// Round r starts with engine r-1 (mod their number).
+		first := (round - 1) % len(Engines)
+		order := slices.Concat(Engines[first:], Engines[:first])
 		if err := b.scale(1); err != nil {
 			return err
 		}

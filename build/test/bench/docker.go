@@ -83,8 +83,12 @@ func (b *Bench) setFlowControl(mode string, n int) error {
 	return waitRouted(n)
 }
 
-// nginxConf is the upstream consul-template renders for nginx.
-const nginxConf = "/etc/nginx/conf.d/load-balancer.conf"
+// nginxConf is nginx's config in the load balancer, nginxServers the
+// upstream consul-template renders for it.
+const (
+	nginxConf    = "/etc/lb/nginx/nginx.conf"
+	nginxServers = "/tmp/nginx/load-balancer.conf"
+)
 
 // setNginxKeepalive rewrites the rendered upstream's keepalive and reloads
 // nginx, then waits until no old worker is left.
@@ -93,7 +97,7 @@ func (b *Bench) setNginxKeepalive(n int) error {
 	if err != nil || len(lb) != 1 {
 		return fmt.Errorf("load-balancer container %v: %v", lb, err)
 	}
-	script := fmt.Sprintf(`sed -i 's/^\( *keepalive\) [0-9]*;/\1 %d;/' %s && nginx -q -t && nginx -e stderr -s reload`, n, nginxConf)
+	script := fmt.Sprintf(`sed -i 's/^\( *keepalive\) [0-9]*;/\1 %d;/' %s && nginx -q -t -e stderr -c %[3]s && nginx -e stderr -c %[3]s -s reload`, n, nginxServers, nginxConf)
 	if _, err := run("docker", "exec", "-u", "app", lb[0], "sh", "-c", script); err != nil {
 		return err
 	}
@@ -118,9 +122,9 @@ func (b *Bench) requireNginxKeepalive(n int) error {
 	if err != nil || len(lb) != 1 {
 		return fmt.Errorf("load-balancer container %v: %v", lb, err)
 	}
-	out, err := run("docker", "exec", lb[0], "grep", "-c", fmt.Sprintf("^ *keepalive %d;", n), nginxConf)
+	out, err := run("docker", "exec", lb[0], "grep", "-c", fmt.Sprintf("^ *keepalive %d;", n), nginxServers)
 	if err != nil || strings.TrimSpace(out) != "1" {
-		return fmt.Errorf("%s does not hold keepalive %d (grep: %q, %v)", nginxConf, n, strings.TrimSpace(out), err)
+		return fmt.Errorf("%s does not hold keepalive %d (grep: %q, %v)", nginxServers, n, strings.TrimSpace(out), err)
 	}
 	return nil
 }
@@ -222,7 +226,7 @@ func clientStop(name string, cmd *exec.Cmd, out *bytes.Buffer) (loadclient.Summa
 // haproxyConf is the load balancer's HAProxy config; haproxyOneCall its
 // line that limits a backend connection to one call at a time.
 const (
-	haproxyConf    = "/etc/haproxy/haproxy.cfg"
+	haproxyConf    = "/etc/lb/haproxy/haproxy.cfg"
 	haproxyOneCall = "    tune.h2.be.max-concurrent-streams 1"
 )
 
@@ -240,6 +244,7 @@ func (b *Bench) setHAProxyOneCallPerConnection(on bool) error {
 	}
 	logf("HAProxy with one call per backend connection: %v", on)
 	script := edit + ` && kill -USR2 "$(cat /tmp/haproxy/haproxy.pid)"`
+	// As root: /etc/lb/ is root's (the app user may not change it).
 	if _, err := run("docker", "exec", lb[0], "sh", "-c", script); err != nil {
 		return err
 	}

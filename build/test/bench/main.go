@@ -13,10 +13,19 @@ import (
 	"strings"
 	"time"
 
+	"github.com/grpc-lb/nginx-consul/build/supervisorconf"
 	"github.com/grpc-lb/nginx-consul/build/test/compose"
 )
 
 func main() {
+	// Run from the repository root (make bench): the Compose that make up
+	// uses, and the engines of its build/config/lb/.
+	engines, err := supervisorconf.RepoEngines(".")
+	if err != nil || len(engines) == 0 {
+		fmt.Fprintf(os.Stderr, "bench: no engine in %s (%v): run it from the repository root (make bench)\n", supervisorconf.RepoEnginesDir, err)
+		os.Exit(1)
+	}
+	Engines = engines
 	out := flag.String("out", "build/test/bench", "directory for results.md and scale-event.png")
 	rounds := flag.Int("rounds", 3, "interleaved rounds of the three throughput paths")
 	duration := flag.Duration("duration", 8*time.Second, "length of each throughput run")
@@ -25,7 +34,7 @@ func main() {
 	stepsFlag := flag.String("steps", "all", "the steps to run: all, or a comma-separated list of "+strings.Join(StepKeys(), ", ")+
 		"; a partial run logs its measurements and writes no results.md")
 	enginesFlag := flag.String("engines", strings.Join(Engines, ","),
-		"the engines that first-routed, ghz-scale and scale-load measure in a partial run: nginx, haproxy or both, comma-separated")
+		"the engines that first-routed, ghz-scale and scale-load measure in a partial run: one or more of "+strings.Join(Engines, ", ")+", comma-separated")
 	flag.StringVar(&clientCPUs, "client-cpus", "1", "CPUs the load generator may use in the throughput runs (docker run --cpus; empty: no limit)")
 	flag.Parse()
 	if *rounds < 1 || *duration < time.Second || *scaleUps < 1 {
@@ -38,14 +47,13 @@ func main() {
 		os.Exit(2)
 	}
 	if *enginesFlag != strings.Join(Engines, ",") {
-		engines, err := ParseEngines(*enginesFlag, steps)
+		engines, err = ParseEngines(*enginesFlag, steps)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 			os.Exit(2)
 		}
 		Engines = engines
 	}
-	// Run from the repository root (make bench): the Compose that make up uses.
 	c, err := compose.Find(".")
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)

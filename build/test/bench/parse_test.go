@@ -4,6 +4,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/grpc-lb/nginx-consul/build/supervisorconf"
+	"github.com/grpc-lb/nginx-consul/build/test/testenv"
 )
 
 func TestParseMiB(t *testing.T) {
@@ -124,6 +127,11 @@ func TestParseSteps(t *testing.T) {
 }
 
 func TestParseEngines(t *testing.T) {
+	engines, err := supervisorconf.RepoEngines(testenv.RepoRoot(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	Engines = engines
 	partial := map[string]bool{"ghz-scale": true}
 	if e, err := ParseEngines("nginx", partial); err != nil || len(e) != 1 || e[0] != "nginx" {
 		t.Errorf(`ParseEngines("nginx"): expected [nginx], received %v (err %v)`, e, err)

@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -93,7 +94,7 @@ func TestCheckReloadWithout(t *testing.T) {
 		"reload-nginx: reloaded nginx with 3 hello_server replica(s): 172.30.0.6:7777 172.30.0.7:7777 172.30.0.8:7777": false,
 		// A longer address that starts the same is another replica.
 		"reload-nginx: reloaded nginx with 1 hello_server replica(s): 172.30.0.7:77770":                         true,
-		"reload-nginx: nginx -t rejected the rendered /etc/nginx/conf.d/load-balancer.conf":                     false,
+		"reload-nginx: nginx -t rejected the rendered /tmp/nginx/load-balancer.conf":                            false,
 		"reload-nginx: nginx is not running yet; it will start with 1 hello_server replica(s): 172.30.0.6:7777": false,
 	} {
 		if got := nginx.reloadWithout(line, stopped); got != want {
@@ -171,10 +172,62 @@ func sedRun(t *testing.T, script, in string) string {
 	return string(out)
 }
 
+// make refuses an LB_ENGINE that names no engine folder with the message
+// the README step checks (acceptedEngines), before anything is built.
+func TestCheckMakeNamesTheEngines(t *testing.T) {
+	cmd := exec.Command("make", "--no-print-directory", "lb-engine-setting")
+	cmd.Dir = repoRoot()
+	cmd.Env = append(os.Environ(), "LB_ENGINE=no-such-engine")
+	out, err := cmd.CombinedOutput()
+	want := `make: LB_ENGINE="no-such-engine" is invalid: accepted is ` + acceptedEngines(t) + "\n"
+	if !strings.HasPrefix(string(out), want) || err == nil {
+		t.Errorf("LB_ENGINE=no-such-engine make lb-engine-setting: expected %q and a failure, received %v:\n%s", want, err, out)
+	}
+	for _, e := range append(repoEngines(t), "") {
+		cmd := exec.Command("make", "--no-print-directory", "lb-engine-setting")
+		cmd.Dir = repoRoot()
+		cmd.Env = append(os.Environ(), "LB_ENGINE="+e)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("LB_ENGINE=%q make lb-engine-setting: %v:\n%s", e, err, out)
+		}
+	}
+}
+
 func TestCheckEnginesUnderTest(t *testing.T) {
 	t.Setenv("E2E_ENGINES", "haproxy")
 	if got := enginesUnderTest(t); len(got) != 1 || got[0].name != "haproxy" {
 		t.Errorf("E2E_ENGINES=haproxy: received %v", got)
+	}
+	os.Unsetenv("E2E_ENGINES") // t.Setenv restores it
+	var names []string
+	for _, e := range enginesUnderTest(t) {
+		names = append(names, e.name)
+	}
+	if want := repoEngines(t); !slices.Equal(names, want) || names[0] != "nginx" {
+		t.Errorf("E2E_ENGINES unset: expected every engine folder, the default first, %v, received %v", want, names)
+	}
+}
+
+// Every engine, a folder of build/config/lb/, has its entry in the engines
+// table, and every entry is an engine's, with each of its facts.
+func TestCheckEveryEngineHasAnEntry(t *testing.T) {
+	folders := repoEngines(t)
+	for _, name := range folders {
+		e, ok := engines[name]
+		if !ok {
+			t.Errorf("engine %s (build/config/lb/%s/) has no entry in the engines table (engine_test.go): add one, with the facts the suite needs", name, name)
+			continue
+		}
+		if e.name != name || e.rendered == "" || e.reloadScript == "" || e.routedLog == "" || e.rejected == "" ||
+			e.masterPID == "" || e.parseRendered == nil || len(e.reload) == 0 || e.markUpstream == nil ||
+			e.workers == nil || e.replaced == nil {
+			t.Errorf("engines[%q] leaves a fact out (only scaleFailures may be empty): %+v", name, e)
+		}
+	}
+	for name := range engines {
+		if !slices.Contains(folders, name) {
+			t.Errorf("engines[%q] names no engine folder of build/config/lb/ (one with a supervisord.conf)", name)
+		}
 	}
 }
 

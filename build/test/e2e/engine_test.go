@@ -9,12 +9,17 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/grpc-lb/nginx-consul/build/supervisorconf"
+	"github.com/grpc-lb/nginx-consul/build/test/ghzload"
 )
 
-// engine is what differs between the load balancer's two engines (LB_ENGINE):
+// engine is what differs between the load balancer's engines (LB_ENGINE):
 // where the render goes, what the reload script logs, how a reload is
 // started and how its new workers are told from the old ones. Every scenario
-// runs against both through this; nothing else in the suite names one.
+// runs against each engine through this; nothing else in the suite names
+// one. An engine is a folder of build/config/lb/ (repoEngines), and each
+// must have its entry in engines (TestCheckEveryEngineHasAnEntry).
 type engine struct {
 	// name is LB_ENGINE's value.
 	name string
@@ -45,25 +50,43 @@ type engine struct {
 	// it) to the servers the running config reports on :8080/upstream; the
 	// reload that follows must make the marker appear there.
 	markUpstream func(marker string) string
+	// workers lists the engine's workers that take new connections in the
+	// load balancer lb: nginxWorkers or masterChildren.
+	workers func(d *Deployment, lb string) []string
+	// replaced checks that a reload took effect, from the workers before
+	// and after it: everyWorkerNew or aWorkerNew.
+	replaced func(name string, before, after []string) error
+	// scaleFailures are the errors a client that does not retry may see
+	// while replicas come and go (ghz's, in scalingUnderGhz); any other
+	// failed call fails the scenario, and with none listed every call must
+	// pass.
+	scaleFailures []string
 }
 
 var engines = map[string]engine{
 	"nginx": {
 		name:          "nginx",
-		rendered:      "/etc/nginx/conf.d/load-balancer.conf",
+		rendered:      "/tmp/nginx/load-balancer.conf",
 		reloadScript:  "reload-nginx",
 		routedLog:     "reload-nginx: reloaded nginx with ",
 		rejected:      "nginx -t rejected",
 		masterPID:     "cat /tmp/nginx/nginx.pid",
 		parseRendered: nginxServers,
-		reload:        []string{"nginx", "-e", "stderr", "-s", "reload"},
+		reload:        []string{"nginx", "-e", "stderr", "-c", "/etc/lb/nginx/nginx.conf", "-s", "reload"},
 		markUpstream: func(marker string) string {
 			return `s/^\( *default "[^"]*\) *reload-check *";/\1";/; s/^\( *default "[^"]*\)";/\1 ` + marker + `";/`
 		},
+		workers:  nginxWorkers,
+		replaced: everyWorkerNew,
+		// A call the GOAWAY of a reload refused ("the connection is
+		// draining"), or one still on its way when the old worker closed
+		// the connection after it ("transport is closing": the close's RST
+		// can discard the unread GOAWAY).
+		scaleFailures: []string{ghzload.DrainingMessage, closingMessage},
 	},
 	"haproxy": {
 		name:          "haproxy",
-		rendered:      "/etc/haproxy/conf.d/load-balancer.cfg",
+		rendered:      "/tmp/haproxy/load-balancer.cfg",
 		reloadScript:  "reload-haproxy",
 		routedLog:     "reload-haproxy: haproxy routes to ",
 		rejected:      "haproxy -c rejected",
@@ -76,28 +99,72 @@ var engines = map[string]engine{
 			}
 			return `s/reload-check //; s/^\( *set-var proc.hello_server_upstream str("[^"]*\)")/\1` + marker + `")/`
 		},
+		workers:  masterChildren,
+		replaced: aWorkerNew,
+		// None: haproxy-reload moves the servers through the Runtime API,
+		// and a reload soft-stops the old worker, which closes its
+		// connections only once they are idle.
+		scaleFailures: nil,
 	},
 }
 
+// repoEngines are the repository's engines, the folders of build/config/lb/
+// that hold a supervisord.conf, the default first.
+func repoEngines(t *testing.T) []string {
+	t.Helper()
+	names, err := supervisorconf.RepoEngines(repoRoot())
+	if err != nil || len(names) == 0 {
+		t.Fatalf("the engines of %s: %v, %v", supervisorconf.RepoEnginesDir, names, err)
+	}
+	return names
+}
+
+// acceptedEngines is how make's lb-engine-setting names the values of
+// LB_ENGINE it accepts: "nginx (the default) or haproxy", or with more
+// engines "nginx (the default), a or b".
+func acceptedEngines(t *testing.T) string {
+	t.Helper()
+	names := repoEngines(t)
+	if names[0] != supervisorconf.DefaultEngine {
+		t.Fatalf("the engines of %s, %v, do not include the default, %s", supervisorconf.RepoEnginesDir, names, supervisorconf.DefaultEngine)
+	}
+	accepted := names[0] + " (the default)"
+	for i, n := range names[1:] {
+		if i == len(names)-2 {
+			accepted += " or " + n
+		} else {
+			accepted += ", " + n
+		}
+	}
+	return accepted
+}
+
 // enginesUnderTest are the engines the suite runs its scenarios against:
-// E2E_ENGINES, a space-separated list, default both.
+// E2E_ENGINES, a space-separated list, default every engine of the
+// repository, the default engine first.
 func enginesUnderTest(t *testing.T) []engine {
 	t.Helper()
+	all := repoEngines(t)
 	raw, set := os.LookupEnv("E2E_ENGINES")
 	if !set {
-		raw = "nginx haproxy"
+		raw = strings.Join(all, " ")
 	}
-	names := strings.Fields(raw)
+	invalid := func() {
+		t.Fatalf("E2E_ENGINES=%q is invalid: accepted is a space-separated list of the engines (%s), each at most once", raw, strings.Join(all, " "))
+	}
 	var out []engine
-	for _, n := range names {
+	for _, n := range strings.Fields(raw) {
 		e, ok := engines[n]
-		if !ok || slices.ContainsFunc(out, func(o engine) bool { return o.name == n }) {
-			t.Fatalf("E2E_ENGINES=%q is invalid: accepted is a space-separated list of nginx and haproxy, each at most once", raw)
+		if !ok && slices.Contains(all, n) {
+			t.Fatalf("engine %s (build/config/lb/%s/) has no entry in the engines table (engine_test.go)", n, n)
+		}
+		if !ok || !slices.Contains(all, n) || slices.ContainsFunc(out, func(o engine) bool { return o.name == n }) {
+			invalid()
 		}
 		out = append(out, e)
 	}
 	if len(out) == 0 {
-		t.Fatalf("E2E_ENGINES=%q is invalid: accepted is a space-separated list of nginx and haproxy, each at most once", raw)
+		invalid()
 	}
 	return out
 }
@@ -168,16 +235,31 @@ func children(listing, pid string) []string {
 	return out
 }
 
-// engineWorkers lists the engine's workers that take new connections. An
-// old nginx worker renames itself "nginx: worker process is shutting down";
-// HAProxy's old workers keep their name, so for HAProxy these are all the
-// master's children, and a reload shows as a child that was not there.
+// engineWorkers lists the engine's workers that take new connections.
 func (d *Deployment) engineWorkers(lb string) []string {
-	if d.engine.name == "nginx" {
-		all := d.processes(lb, "nginx: worker process")
-		leaving := d.processes(lb, "nginx: worker process is shutting down")
-		return slices.DeleteFunc(all, func(pid string) bool { return slices.Contains(leaving, pid) })
+	return d.engine.workers(d, lb)
+}
+
+// workersReplaced checks that a reload took effect (engine.replaced).
+func (e engine) workersReplaced(before, after []string) error {
+	if len(after) == 0 {
+		return fmt.Errorf("no %s worker is serving", e.name)
 	}
+	return e.replaced(e.name, before, after)
+}
+
+// nginxWorkers are nginx's workers that take new connections: an old
+// worker renames itself "nginx: worker process is shutting down".
+func nginxWorkers(d *Deployment, lb string) []string {
+	all := d.processes(lb, "nginx: worker process")
+	leaving := d.processes(lb, "nginx: worker process is shutting down")
+	return slices.DeleteFunc(all, func(pid string) bool { return slices.Contains(leaving, pid) })
+}
+
+// masterChildren are all the children of the engine's master, for an
+// engine whose old workers keep their name (HAProxy's): a reload shows as a
+// child that was not there.
+func masterChildren(d *Deployment, lb string) []string {
 	master := d.enginePID(lb)
 	out, err := d.run(time.Minute, "docker", "exec", lb, "sh", "-c",
 		`for s in /proc/[0-9]*/stat; do read -r l < $s 2>/dev/null || continue; set -- ${l##*) }; echo "${l%% *} $2"; done`)
@@ -187,27 +269,26 @@ func (d *Deployment) engineWorkers(lb string) []string {
 	return children(out, master)
 }
 
-// workersReplaced checks that a reload took effect: for nginx, none of the
-// workers that served before still serves; for HAProxy, the master has a
-// worker it did not have before.
-func (e engine) workersReplaced(before, after []string) error {
-	if len(after) == 0 {
-		return fmt.Errorf("no %s worker is serving", e.name)
-	}
-	if e.name == "nginx" {
-		for _, pid := range after {
-			if slices.Contains(before, pid) {
-				return fmt.Errorf("worker %s from before the reload still serves (before %v, now %v)", pid, before, after)
-			}
+// everyWorkerNew: none of the workers that served before still serves
+// (nginxWorkers leaves the old ones out).
+func everyWorkerNew(name string, before, after []string) error {
+	for _, pid := range after {
+		if slices.Contains(before, pid) {
+			return fmt.Errorf("%s worker %s from before the reload still serves (before %v, now %v)", name, pid, before, after)
 		}
-		return nil
 	}
+	return nil
+}
+
+// aWorkerNew: the master has a worker it did not have before (masterChildren
+// lists the old ones too, as they finish).
+func aWorkerNew(name string, before, after []string) error {
 	for _, pid := range after {
 		if !slices.Contains(before, pid) {
 			return nil
 		}
 	}
-	return fmt.Errorf("no new haproxy worker (before %v, now %v)", before, after)
+	return fmt.Errorf("no new %s worker (before %v, now %v)", name, before, after)
 }
 
 // enginePID is the engine master's pid, or "" when none runs.

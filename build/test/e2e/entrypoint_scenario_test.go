@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -33,7 +34,10 @@ func badSettings(t *testing.T, d *Deployment) {
 	}
 	grpcSed, grpcWant := sameAs("grpc-server")
 	templateSed, templateWant := sameAs("consul-template")
-	engineFile := "/etc/supervisord/engines/" + d.engine.name + "/" + d.engine.name + ".conf"
+	engineFile := "/etc/lb/" + d.engine.name + "/supervisord.conf"
+	// The entrypoint names the image's engines sorted, as it reads them.
+	all := repoEngines(t)
+	lbEngines := "accepted is one of this image's load-balancer engines: " + strings.Join(slices.Sorted(slices.Values(all)), " ")
 	registrar := "/etc/supervisord/programs/registrar.conf"
 	for _, c := range []struct {
 		image, setting string
@@ -46,9 +50,9 @@ func badSettings(t *testing.T, d *Deployment) {
 			registrar + `: program registrar: priority="first" is invalid: accepted is a whole number (lower starts first and stops last)`},
 		{image("hello-server"), "", registrar, grpcSed, registrar + ": program registrar: " + grpcWant},
 		{image("load-balancer"), "", engineFile, templateSed, engineFile + ": program " + d.engine.name + ": " + templateWant},
-		{image("load-balancer"), "LB_ENGINE=envoy", "", "", `LB_ENGINE="envoy" is invalid: accepted is one of this image's load-balancer engines: haproxy nginx`},
-		{image("load-balancer"), "LB_ENGINE=nginx haproxy", "", "", `LB_ENGINE="nginx haproxy" is invalid: accepted is one of this image's load-balancer engines: haproxy nginx`},
-		{image("load-balancer"), "LB_ENGINE=", "", "", `LB_ENGINE="" is invalid: accepted is one of this image's load-balancer engines: haproxy nginx`},
+		{image("load-balancer"), "LB_ENGINE=envoy", "", "", `LB_ENGINE="envoy" is invalid: ` + lbEngines},
+		{image("load-balancer"), "LB_ENGINE=" + all[0] + " " + all[len(all)-1], "", "", `LB_ENGINE="` + all[0] + " " + all[len(all)-1] + `" is invalid: ` + lbEngines},
+		{image("load-balancer"), "LB_ENGINE=", "", "", `LB_ENGINE="" is invalid: ` + lbEngines},
 	} {
 		setting := c.setting
 		if setting == "" && c.image == image("load-balancer") {

@@ -169,7 +169,7 @@ func followREADME(t *testing.T, c compose.Command) {
 	d.switchEngine(t, "haproxy")
 	out, err = d.runWithEngine(5*time.Minute, "envoy", "make", "up")
 	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(out, `LB_ENGINE="envoy" is invalid: accepted is nginx (the default) or haproxy`) {
+	if !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(out, `LB_ENGINE="envoy" is invalid: accepted is `+acceptedEngines(t)) {
 		t.Fatalf("LB_ENGINE=envoy make up: expected exit code 2 and the accepted values, received %v:\n%s", err, out)
 	}
 	if strings.Contains(out, "build-images") {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/consul/api"
 
+	"github.com/grpc-lb/nginx-consul/build/supervisorconf"
 	"github.com/grpc-lb/nginx-consul/build/test/testenv"
 )
 
@@ -36,13 +37,19 @@ func validationBlock(t *testing.T, path string) string {
 }
 
 // consul-template v0.41.1 parses each template file on its own (no include
-// across files), so nginx's and HAProxy's templates each carry the
-// validation; it must be the same, byte for byte.
+// across files), so every engine's template (each folder of
+// build/config/lb/ with a supervisord.conf) carries the validation; it must
+// be the default engine's, byte for byte.
 func TestTemplatesShareValidation(t *testing.T) {
-	nginx := validationBlock(t, testenv.ProdTemplate(t))
-	haproxy := validationBlock(t, testenv.ProdHAProxyTemplate(t))
-	if nginx != haproxy {
-		t.Errorf("the validation blocks of build/config/lb/nginx/load-balancer.tpl and build/config/lb/haproxy/load-balancer.tpl differ:\n--- nginx\n%s\n--- haproxy\n%s", nginx, haproxy)
+	engines, err := supervisorconf.RepoEngines(testenv.RepoRoot(t))
+	if err != nil || len(engines) == 0 {
+		t.Fatalf("the engines of %s: %v, %v", supervisorconf.RepoEnginesDir, engines, err)
+	}
+	want := validationBlock(t, testenv.EngineFile(t, engines[0], "load-balancer.tpl"))
+	for _, e := range engines[1:] {
+		if got := validationBlock(t, testenv.EngineFile(t, e, "load-balancer.tpl")); got != want {
+			t.Errorf("the validation blocks of build/config/lb/%s/load-balancer.tpl and build/config/lb/%s/load-balancer.tpl differ:\n--- %s\n%s\n--- %s\n%s", engines[0], e, engines[0], want, e, got)
+		}
 	}
 }
 

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Gives the integration tests the nginx and HAProxy that the local images
-# ship, whatever Debian release the host runs: a Debian root of the images'
-# release (debian.env) with both engines, made once with mmdebstrap in
-# .cache/engines-<release>/, and two wrappers, bin/nginx and bin/haproxy,
-# that run them on the host's own files.
+# Gives the integration tests the engines that the local images ship,
+# whatever Debian release the host runs: a Debian root of the images'
+# release (debian.env) with every engine's Debian packages (the "debian:"
+# lines of build/config/lb/<engine>/packages), made once with mmdebstrap in
+# .cache/engines-<release>/, and a wrapper per engine, bin/<engine> (bin/nginx,
+# bin/haproxy), that runs the root's /usr/sbin/<engine> on the host's own
+# files.
 #
 # A wrapper enters a mount namespace of its own, where the root's /usr is
 # mounted over the host's, then runs the engine: its libraries, its loader
@@ -16,16 +18,32 @@ cd "$(dirname "$0")/../../.."
 # shellcheck source=../../scripts/debian.env
 source build/scripts/debian.env
 root=".cache/engines-$DEBIAN_SUITE"
-packages="nginx,haproxy"
+
+# The engines: the folders of build/config/lb/ that hold a supervisord.conf.
+engines=()
+for program in build/config/lb/*/supervisord.conf; do
+  folder=${program%/supervisord.conf}
+  [[ -e $folder/packages ]] || { echo "engine-root: $folder/packages is missing: every engine names its packages there" >&2; exit 1; }
+  engines+=("${folder##*/}")
+done
+# Their Debian packages, sorted, comma-separated (mmdebstrap's --include).
+packages=$(for engine in "${engines[@]}"; do sed -n 's/^debian://p' "build/config/lb/$engine/packages"; done \
+  | tr -s ' \t' '\n' | sed '/^$/d' | sort -u | paste -sd, -)
+# The root records the packages it was made with in its stamp's name,
+# .made-with-<package>,...; a root made with the same set, in any order, is
+# reused.
+made_with=$(for stamp in "$root"/.made-with-*; do
+  if [[ -e $stamp ]]; then tr , '\n' <<<"${stamp##*/.made-with-}"; fi
+done | sort -u | paste -sd, -)
 stamp="$root/.made-with-$packages"
 
 if [[ $(id -u) != 0 ]]; then
-  echo "engine-root: the integration tests run nginx and HAProxy of Debian $DEBIAN_SUITE in a mount namespace, which needs root: run make test as root" >&2
+  echo "engine-root: the integration tests run the engines (${engines[*]}) of Debian $DEBIAN_SUITE in a mount namespace, which needs root: run make test as root" >&2
   exit 1
 fi
 
-if [[ ! -e $stamp ]]; then
-  build/scripts/host-packages.sh "the Debian $DEBIAN_SUITE root the integration tests run nginx and HAProxy from" mmdebstrap=mmdebstrap
+if [[ $made_with != "$packages" ]]; then
+  build/scripts/host-packages.sh "the Debian $DEBIAN_SUITE root the integration tests run the engines (${engines[*]}) from" mmdebstrap=mmdebstrap
   rm -rf "$root" "$root.tmp"
   mkdir -p "$(dirname "$root")"
   start=$SECONDS
@@ -39,7 +57,7 @@ fi
 
 mkdir -p bin
 abs="$(pwd)/$root"
-for engine in nginx haproxy; do
+for engine in "${engines[@]}"; do
   wrapper="bin/$engine"
   cat >"$wrapper.tmp" <<WRAPPER
 #!/bin/sh

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grpc-lb/nginx-consul/build/supervisorconf"
 	"github.com/grpc-lb/nginx-consul/build/test/testenv"
 )
 
@@ -27,13 +28,31 @@ func TestRepositoryStopsWithinGracePeriods(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Every kind of container is budgeted, each with what it runs.
+	// Every kind of container is budgeted, each with what it runs: the
+	// load balancer once per engine folder, with that engine's program.
 	want := map[string]string{
-		"hello_server":                      "registrar grpc-server consul-agent",
-		"load-balancer (LB_ENGINE=nginx)":   "registrar consul-template nginx consul-agent",
-		"load-balancer (LB_ENGINE=haproxy)": "registrar consul-template haproxy consul-agent",
-		"consul-server-1":                   "consul agent (server)",
-		"consul-acl-bootstrap":              "acl-bootstrap.sh",
+		"hello_server":         "registrar grpc-server consul-agent",
+		"consul-server-1":      "consul agent (server)",
+		"consul-acl-bootstrap": "acl-bootstrap.sh",
+	}
+	root := testenv.RepoRoot(t)
+	engines, err := supervisorconf.RepoEngines(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	programs, err := supervisorconf.Repository(root).Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, engine := range engines {
+		for _, p := range programs {
+			if p.Engine == engine {
+				want["load-balancer (LB_ENGINE="+engine+")"] = "registrar consul-template " + p.Name + " consul-agent"
+			}
+		}
+	}
+	if len(want) != 3+len(engines) {
+		t.Fatalf("expected one program per engine folder (%v), found %d", engines, len(want)-3)
 	}
 	for _, p := range plans {
 		if order, ok := want[p.Service]; ok {
@@ -198,7 +217,7 @@ func TestLoadRejectsUnwrittenBudgets(t *testing.T) {
 		{"a stopwaitsecs that is not seconds", filepath.Join(ProgramsDir, "registrar.conf"), "stopwaitsecs=3\n", "stopwaitsecs=3s\n", `program registrar: stopwaitsecs="3s" is invalid`},
 		{"a priority that is not a number", filepath.Join(ProgramsDir, "registrar.conf"), "priority=50\n", "priority=first\n", `program registrar: priority="first" is invalid: accepted is a whole number`},
 		{"an image holding a program elsewhere than the repository", "build/dockerfiles/Dockerfile.grpc",
-			"/etc/supervisord/programs/\n", "/etc/supervisord/engines/grpc/\n",
+			"/etc/supervisord/programs/\n", "/etc/lb/grpc/supervisord.conf\n",
 			`service hello_server: build/dockerfiles/Dockerfile and build/dockerfiles/Dockerfile.grpc: the image's program grpc-server is build/config/supervisord/programs/grpc-server.conf (engine "grpc"), the repository's "build/config/supervisord/programs/grpc-server.conf" (engine "")`},
 		{"a killasgroup that is not a bool", filepath.Join(EnginesDir, "nginx", EngineProgram), "killasgroup=true", "killasgroup=yes", `program nginx: killasgroup="yes" is invalid`},
 		{"a program in two files", filepath.Join(EnginesDir, "haproxy", EngineProgram), "[program:haproxy]", "[program:nginx]", "program nginx is defined twice"},

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/grpc-lb/nginx-consul/build/supervisorconf"
@@ -14,8 +15,14 @@ import (
 // passes to the other images as BASE_IMAGE.
 const BaseDockerfile = "build/dockerfiles/Dockerfile"
 
-// imageEtc is the folder of the images' supervisord files.
-const imageEtc = "/etc/supervisord/"
+// imageRoots are the image's folders that hold supervisord's files: its
+// own (the program files) and the load-balancer engines' folders.
+var imageRoots = []string{"/etc/supervisord/", supervisorconf.Image.EnginesDir + "/"}
+
+// inImageRoots says whether the image path dst is under one of imageRoots.
+func inImageRoots(dst string) bool {
+	return slices.ContainsFunc(imageRoots, func(root string) bool { return strings.HasPrefix(dst, root) })
+}
 
 // ImageDockerfiles are the Dockerfiles, relative to the repository, whose
 // layers make the image dockerfile builds: BaseDockerfile first when one of
@@ -34,12 +41,13 @@ func ImageDockerfiles(root, dockerfile string) ([]string, error) {
 }
 
 // WriteImageSupervisord writes into dir what an image's /etc/supervisord
-// holds: the repository's files that its Dockerfiles' COPY lines put there
-// (a folder's files for a folder), in the Dockerfiles' order. It returns
-// the image's layout under dir (supervisorconf.Image's) and, for each file
-// written, the repository file it copies, relative to root. A COPY --from
-// copies another stage's files, never the repository's; none of those may
-// reach /etc/supervisord.
+// and /etc/lb hold (imageRoots), at the same paths below dir: the
+// repository's files that its Dockerfiles' COPY lines put there (a folder's
+// files for a folder), in the Dockerfiles' order. It returns the image's
+// layout under dir (supervisorconf.Image's) and, for each file written, the
+// repository file it copies, relative to root. A COPY --from copies another
+// stage's files, never the repository's; none of those may reach
+// imageRoots.
 func WriteImageSupervisord(root, dir string, dockerfiles ...string) (supervisorconf.Layout, map[string]string, error) {
 	sources := map[string]string{}
 	for _, dockerfile := range dockerfiles {
@@ -49,7 +57,7 @@ func WriteImageSupervisord(root, dir string, dockerfiles ...string) (supervisorc
 		}
 		for _, line := range strings.Split(string(raw), "\n") {
 			args := strings.Fields(line)
-			if len(args) < 3 || args[0] != "COPY" || !strings.HasPrefix(args[len(args)-1], imageEtc) {
+			if len(args) < 3 || args[0] != "COPY" || !inImageRoots(args[len(args)-1]) {
 				continue
 			}
 			dst := args[len(args)-1]
@@ -63,7 +71,7 @@ func WriteImageSupervisord(root, dir string, dockerfiles ...string) (supervisorc
 				}
 			}
 			for _, src := range srcs {
-				to := filepath.Join(dir, strings.TrimPrefix(dst, imageEtc))
+				to := filepath.Join(dir, dst)
 				info, err := os.Stat(filepath.Join(root, src))
 				if err != nil {
 					return supervisorconf.Layout{}, nil, fmt.Errorf("%s: %w", dockerfile, err)
@@ -77,10 +85,9 @@ func WriteImageSupervisord(root, dir string, dockerfiles ...string) (supervisorc
 			}
 		}
 	}
-	in := func(path string) string { return filepath.Join(dir, strings.TrimPrefix(path, imageEtc)) }
 	return supervisorconf.Layout{
-		ProgramsDir: in(supervisorconf.Image.ProgramsDir),
-		EnginesDir:  in(supervisorconf.Image.EnginesDir),
+		ProgramsDir: filepath.Join(dir, supervisorconf.Image.ProgramsDir),
+		EnginesDir:  filepath.Join(dir, supervisorconf.Image.EnginesDir),
 		EngineFiles: supervisorconf.Image.EngineFiles,
 	}, sources, nil
 }

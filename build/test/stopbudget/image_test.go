@@ -59,13 +59,13 @@ func TestRepositoryImages(t *testing.T) {
 func TestWriteImageSupervisord(t *testing.T) {
 	root := t.TempDir()
 	for path, content := range map[string]string{
-		"conf/a.conf":            "[program:a]\n",
-		"conf/b.conf":            "[program:b]\n",
-		"engines/x/x.conf":       "[program:x]\n",
-		"engines/x/notes/y.conf": "[program:y]\n",
+		"conf/a.conf":                "[program:a]\n",
+		"conf/b.conf":                "[program:b]\n",
+		"engines/x/supervisord.conf": "[program:x]\n",
+		"engines/x/notes/y.conf":     "[program:y]\n",
 		"Dockerfile": "FROM ${BASE_IMAGE}\n" +
 			"COPY --chown=app:app conf/a.conf conf/b.conf /etc/supervisord/programs/\n" +
-			"COPY engines/x/ /etc/supervisord/engines/x/\n" +
+			"COPY engines/ /etc/lb/\n" +
 			"COPY conf/a.conf /etc/a.conf\n",
 		"Dockerfile.stage": "COPY --from=programs /out/x.conf /etc/supervisord/programs/x.conf\n",
 	} {
@@ -82,10 +82,10 @@ func TestWriteImageSupervisord(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{
-		"programs/a.conf":        "conf/a.conf",
-		"programs/b.conf":        "conf/b.conf",
-		"engines/x/x.conf":       "engines/x/x.conf",
-		"engines/x/notes/y.conf": "engines/x/notes/y.conf",
+		"etc/supervisord/programs/a.conf": "conf/a.conf",
+		"etc/supervisord/programs/b.conf": "conf/b.conf",
+		"etc/lb/x/supervisord.conf":       "engines/x/supervisord.conf",
+		"etc/lb/x/notes/y.conf":           "engines/x/notes/y.conf",
 	}
 	for written, source := range want {
 		if sources[filepath.Join(dir, written)] != source {

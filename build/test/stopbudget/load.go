@@ -68,7 +68,7 @@ const (
 	ProgramsDir     = supervisorconf.RepoProgramsDir
 	// EnginesDir holds one folder per load-balancer engine; its program is
 	// the folder's EngineProgram (the image's
-	// /etc/supervisord/engines/<engine>/<engine>.conf).
+	// /etc/lb/<engine>/supervisord.conf).
 	EnginesDir      = supervisorconf.RepoEnginesDir
 	EngineProgram   = supervisorconf.RepoEngineFiles
 	RunNginxScript  = "build/config/lb/nginx/run-nginx.sh"

@@ -30,7 +30,9 @@ type Engine struct {
 	routed func(addr string) *regexp.Regexp
 }
 
-// Engines are the deployment's engines: nginx (the default) and HAProxy.
+// Engines are the engines the host tests run: nginx (the default) and
+// HAProxy. An engine folder of EnginesDir runs on the host only once it has
+// an Engine here (build/config/lb/README.md, "Adding a third engine").
 func Engines() []Engine { return []Engine{NginxEngine, HAProxyEngine} }
 
 // NginxEngine is nginx with build/config/lb/nginx (ProdLoadBalancer),

@@ -33,7 +33,7 @@ type ProdHAProxy struct {
 
 // ProdHAProxyTemplate is the deployment's HAProxy template,
 // build/config/lb/haproxy/load-balancer.tpl (in the image
-// /etc/consul-template/load-balancer-haproxy.tpl), unchanged.
+// /etc/lb/haproxy/load-balancer.tpl), unchanged.
 func ProdHAProxyTemplate(t testing.TB) string {
 	t.Helper()
 	return EngineFile(t, "haproxy", "load-balancer.tpl")
@@ -50,7 +50,7 @@ func HostHAProxyTemplate(t testing.TB) string {
 	if !bytes.Contains(raw, []byte(refusedInContainer)) {
 		t.Fatalf("build/config/lb/haproxy/load-balancer.tpl no longer contains %q: update HostHAProxyTemplate", refusedInContainer)
 	}
-	path := filepath.Join(t.TempDir(), "load-balancer-haproxy.tpl")
+	path := filepath.Join(t.TempDir(), "load-balancer.tpl")
 	if err := os.WriteFile(path, bytes.ReplaceAll(raw, []byte(refusedInContainer), []byte(refusedOnHost)), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -196,11 +196,11 @@ func reloadScript(t testing.TB, dir, conf, upstream string) string {
 	}
 	script := string(raw)
 	for _, r := range []struct{ old, new string }{
-		{"live=/etc/nginx/conf.d/load-balancer.conf\n", "live=" + upstream + "\n"},
+		{"live=/tmp/nginx/load-balancer.conf\n", "live=" + upstream + "\n"},
 		{"good=/tmp/nginx/load-balancer.conf.last-good\n", "good=" + filepath.Join(dir, "load-balancer.conf.last-good") + "\n"},
 		{"pidfile=/tmp/nginx/nginx.pid\n", "pidfile=" + filepath.Join(dir, "nginx.pid") + "\n"},
 		{"nginx -e stderr ", NginxBin() + " -p " + dir + "/ -e stderr "},
-		{" -c /etc/nginx/nginx.conf", " -c " + conf},
+		{" -c /etc/lb/nginx/nginx.conf", " -c " + conf},
 	} {
 		if !strings.Contains(script, r.old) {
 			t.Fatalf("build/config/lb/nginx/reload-nginx.sh no longer contains %q: update ProdLoadBalancer.Reload", r.old)

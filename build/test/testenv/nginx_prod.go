@@ -89,9 +89,9 @@ func prodConfig(t testing.TB, dir, upstream, addr, healthAddr string) string {
 	}
 	conf := string(raw)
 	for _, r := range []struct{ old, new string }{
-		// pid and the temporary file paths.
+		// The render, then the pid and the temporary file paths.
+		{"include /tmp/nginx/load-balancer.conf;", "include " + upstream + ";"},
 		{"/tmp/nginx/", dir + "/"},
-		{"include /etc/nginx/conf.d/load-balancer.conf;", "include " + upstream + ";"},
 		{"listen 5000 reuseport;", "listen " + addr + " reuseport;"},
 		{"listen 8080 reuseport;", "listen " + healthAddr + " reuseport;"},
 	} {

@@ -67,7 +67,7 @@ func runNginxScript(t testing.TB, dir, conf string) string {
 	}
 	script := string(raw)
 	for _, r := range []struct{ old, new string }{
-		{"conf=/etc/nginx/nginx.conf\n", "conf=" + conf + "\n"},
+		{"conf=/etc/lb/nginx/nginx.conf\n", "conf=" + conf + "\n"},
 		{"pidfile=/tmp/nginx/nginx.pid\n", "pidfile=" + filepath.Join(dir, "nginx.pid") + "\n"},
 		{`nginx -c "$conf" -e stderr &`, NginxBin() + ` -c "$conf" -e stderr -p ` + dir + ` &`},
 	} {

@@ -1,11 +1,12 @@
 # consul-template's template for HAProxy (LB_ENGINE=haproxy), loaded after
 # the shared build/config/consul-template/consul-template.hcl; the image holds
-# it as /etc/consul-template/haproxy.hcl. Which instances are routed is
-# decided exactly as for nginx (see load-balancer.tpl in this folder, which
-# the image holds as /etc/consul-template/load-balancer-haproxy.tpl).
+# this folder as /etc/lb/haproxy/. Which instances are routed is decided
+# exactly as for nginx (see load-balancer.tpl in this folder). The render
+# goes to HAProxy's writable folder, /tmp/haproxy/, where the image puts this
+# folder's load-balancer.cfg until the first render.
 template {
-  source          = "/etc/consul-template/load-balancer-haproxy.tpl"
-  destination     = "/etc/haproxy/conf.d/load-balancer.cfg"
+  source          = "/etc/lb/haproxy/load-balancer.tpl"
+  destination     = "/tmp/haproxy/load-balancer.cfg"
   perms           = 0644
   # haproxy-reload (build/haproxyreload): validates the render (haproxy -c),
   # then moves HAProxy's server slots to it through the Runtime API, or

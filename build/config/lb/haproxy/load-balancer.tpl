@@ -1,12 +1,13 @@
 # Rendered by consul-template from the passing hello_server instances in
 # Consul, for HAProxy (LB_ENGINE=haproxy). Do not edit
-# /etc/haproxy/conf.d/load-balancer.cfg: the next change in Consul overwrites it.
+# /tmp/haproxy/load-balancer.cfg: the next change in Consul overwrites it.
 # HAProxy loads it after haproxy.cfg, which holds everything else.
 #
 # Which instances are routed is decided exactly as in load-balancer.tpl
 # (nginx's): the block from the "scratch is fresh" comment to the
-# $routed line is byte-for-byte the same in both files, and
-# build/test/testenv's TestTemplatesShareValidation fails when they differ.
+# $routed line is byte-for-byte the same in every engine's template, and
+# build/test/lbbehaviour's TestTemplatesShareValidation fails when they
+# differ.
 # An instance is routed only if its address is an IPv4 address in
 # dotted-decimal form (not 0.x.x.x, nor 127.x.x.x) and its port is 1 to
 # 65535; any other is listed in a sanitised "# skipped" comment line, which

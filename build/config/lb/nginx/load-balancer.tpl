@@ -1,6 +1,6 @@
 # Rendered by consul-template from the passing hello_server instances in
-# Consul. Do not edit /etc/nginx/conf.d/load-balancer.conf: the next change
-# in Consul overwrites it.
+# Consul. Do not edit /tmp/nginx/load-balancer.conf: the next change in
+# Consul overwrites it.
 #
 # Nothing from Consul's catalog reaches this file as raw text. An instance is
 # routed only if its address is an IPv4 address in dotted-decimal form (not

@@ -5,11 +5,11 @@
 # and replaced with the last config nginx accepted, so nginx keeps serving the
 # old replicas and a restart of nginx would still load.
 set -u
-live=/etc/nginx/conf.d/load-balancer.conf
+live=/tmp/nginx/load-balancer.conf
 good=/tmp/nginx/load-balancer.conf.last-good
 pidfile=/tmp/nginx/nginx.pid
 
-if ! out=$(nginx -e stderr -t -q -c /etc/nginx/nginx.conf 2>&1); then
+if ! out=$(nginx -e stderr -t -q -c /etc/lb/nginx/nginx.conf 2>&1); then
     echo "reload-nginx: nginx -t rejected the rendered $live; keeping the last good config: $out" >&2
     cp "$good" "$live"
     exit 0
@@ -26,7 +26,7 @@ addresses=$(sed -n 's/^ *server \([^ ]*\) max_fails=.*/\1/p' "$live" | tr '\n' '
 if [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
     # A reload starts new workers with the new upstreams; old workers finish
     # the calls in flight. A restart would cut them.
-    if nginx -e stderr -s reload -c /etc/nginx/nginx.conf; then
+    if nginx -e stderr -s reload -c /etc/lb/nginx/nginx.conf; then
         echo "reload-nginx: reloaded nginx with $replicas hello_server replica(s): $addresses"
     else
         echo "reload-nginx: nginx -s reload failed; nginx keeps its current config" >&2

@@ -28,7 +28,7 @@
 # both together and its killasgroup ends the group too, should this script
 # hang; build/test/stopbudget checks the numbers.
 set -u
-conf=/etc/nginx/nginx.conf
+conf=/etc/lb/nginx/nginx.conf
 pidfile=/tmp/nginx/nginx.pid
 stop_drain_secs=8
 stop_fast_secs=2
