@@ -1,8 +1,10 @@
 package testenv
 
 import (
+	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -27,4 +29,28 @@ func HAProxyBin() string { return engineBin("haproxy") }
 func engineBin(name string) string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..", "..", "bin", name)
+}
+
+// Rewrite is one change a host test makes to an engine's file: every Old
+// becomes New.
+type Rewrite struct{ Old, New string }
+
+// RewriteEngineFile returns the engine's file name (EngineFile) with the
+// rewrites applied in order, each to the result of the ones before. Each
+// Old must be there: a changed file fails the test, naming fn (what to
+// update), instead of leaving a container path in place.
+func RewriteEngineFile(t testing.TB, engine, name, fn string, rewrites ...Rewrite) string {
+	t.Helper()
+	raw, err := os.ReadFile(EngineFile(t, engine, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(raw)
+	for _, r := range rewrites {
+		if !strings.Contains(text, r.Old) {
+			t.Fatalf("%s/%s/%s no longer contains %q: update %s", EnginesDir, engine, name, r.Old, fn)
+		}
+		text = strings.ReplaceAll(text, r.Old, r.New)
+	}
+	return text
 }

@@ -111,22 +111,10 @@ func StartProdHAProxyLB(t testing.TB, c *Consul, template string) *ProdHAProxy {
 // leaving a container path in place.
 func prodHAProxyConfig(t testing.TB, dir, addr, healthAddr string) string {
 	t.Helper()
-	raw, err := os.ReadFile(EngineFile(t, "haproxy", "haproxy.cfg"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	conf := string(raw)
-	for _, r := range []struct{ old, new string }{
-		{"/tmp/haproxy/", dir + "/"},
-		{"bind :5000 proto h2\n", "bind " + addr + " proto h2\n"},
-		{"bind :8080\n", "bind " + healthAddr + "\n"},
-	} {
-		if !strings.Contains(conf, r.old) {
-			t.Fatalf("build/config/lb/haproxy/haproxy.cfg no longer contains %q: update prodHAProxyConfig", r.old)
-		}
-		conf = strings.ReplaceAll(conf, r.old, r.new)
-	}
-	return conf
+	return RewriteEngineFile(t, "haproxy", "haproxy.cfg", "prodHAProxyConfig",
+		Rewrite{"/tmp/haproxy/", dir + "/"},
+		Rewrite{"bind :5000 proto h2\n", "bind " + addr + " proto h2\n"},
+		Rewrite{"bind :8080\n", "bind " + healthAddr + "\n"})
 }
 
 // LB is h as an Engine's load balancer (HAProxyEngine.StartLB's).

@@ -190,22 +190,10 @@ func (lb *ProdLoadBalancer) Reload(t testing.TB) (stdout, stderr string) {
 // of running against container paths.
 func reloadScript(t testing.TB, dir, conf, upstream string) string {
 	t.Helper()
-	raw, err := os.ReadFile(EngineFile(t, "nginx", "reload-nginx.sh"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	script := string(raw)
-	for _, r := range []struct{ old, new string }{
-		{"live=/tmp/nginx/load-balancer.conf\n", "live=" + upstream + "\n"},
-		{"good=/tmp/nginx/load-balancer.conf.last-good\n", "good=" + filepath.Join(dir, "load-balancer.conf.last-good") + "\n"},
-		{"pidfile=/tmp/nginx/nginx.pid\n", "pidfile=" + filepath.Join(dir, "nginx.pid") + "\n"},
-		{"nginx -e stderr ", NginxBin() + " -p " + dir + "/ -e stderr "},
-		{" -c /etc/lb/nginx/nginx.conf", " -c " + conf},
-	} {
-		if !strings.Contains(script, r.old) {
-			t.Fatalf("build/config/lb/nginx/reload-nginx.sh no longer contains %q: update ProdLoadBalancer.Reload", r.old)
-		}
-		script = strings.ReplaceAll(script, r.old, r.new)
-	}
-	return script
+	return RewriteEngineFile(t, "nginx", "reload-nginx.sh", "ProdLoadBalancer.Reload",
+		Rewrite{"live=/tmp/nginx/load-balancer.conf\n", "live=" + upstream + "\n"},
+		Rewrite{"good=/tmp/nginx/load-balancer.conf.last-good\n", "good=" + filepath.Join(dir, "load-balancer.conf.last-good") + "\n"},
+		Rewrite{"pidfile=/tmp/nginx/nginx.pid\n", "pidfile=" + filepath.Join(dir, "nginx.pid") + "\n"},
+		Rewrite{"nginx -e stderr ", NginxBin() + " -p " + dir + "/ -e stderr "},
+		Rewrite{" -c /etc/lb/nginx/nginx.conf", " -c " + conf})
 }

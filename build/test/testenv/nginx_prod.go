@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 )
@@ -83,29 +82,12 @@ func prodLoadBalancerFiles(t testing.TB, c *Consul, template string) *ProdLoadBa
 // container path in place.
 func prodConfig(t testing.TB, dir, upstream, addr, healthAddr string) string {
 	t.Helper()
-	raw, err := os.ReadFile(EngineFile(t, "nginx", "nginx.conf"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	conf := string(raw)
-	for _, r := range []struct{ old, new string }{
+	return RewriteEngineFile(t, "nginx", "nginx.conf", "StartProdNginx",
 		// The render, then the pid and the temporary file paths.
-		{"include /tmp/nginx/load-balancer.conf;", "include " + upstream + ";"},
-		{"/tmp/nginx/", dir + "/"},
-		{"listen 5000 reuseport;", "listen " + addr + " reuseport;"},
-		{"listen 8080 reuseport;", "listen " + healthAddr + " reuseport;"},
-	} {
-		if !strings.Contains(conf, r.old) {
-			t.Fatalf("build/config/lb/nginx/nginx.conf no longer contains %q: update StartProdNginx", r.old)
-		}
-		conf = strings.ReplaceAll(conf, r.old, r.new)
-	}
-	if os.Geteuid() == 0 {
-		// As root nginx would run its workers as nobody, who cannot enter
-		// the test's private temporary directory.
-		conf = "user root;\n" + conf
-	}
-	return conf
+		Rewrite{"include /tmp/nginx/load-balancer.conf;", "include " + upstream + ";"},
+		Rewrite{"/tmp/nginx/", dir + "/"},
+		Rewrite{"listen 5000 reuseport;", "listen " + addr + " reuseport;"},
+		Rewrite{"listen 8080 reuseport;", "listen " + healthAddr + " reuseport;"})
 }
 
 // runNginx starts nginx in the foreground with conf and waits until every

@@ -61,22 +61,10 @@ func StartRunNginx(t testing.TB, upstreamAddrs []string) *ProdNginx {
 // running against container paths.
 func runNginxScript(t testing.TB, dir, conf string) string {
 	t.Helper()
-	raw, err := os.ReadFile(EngineFile(t, "nginx", "run-nginx.sh"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	script := string(raw)
-	for _, r := range []struct{ old, new string }{
-		{"conf=/etc/lb/nginx/nginx.conf\n", "conf=" + conf + "\n"},
-		{"pidfile=/tmp/nginx/nginx.pid\n", "pidfile=" + filepath.Join(dir, "nginx.pid") + "\n"},
-		{`nginx -c "$conf" -e stderr &`, NginxBin() + ` -c "$conf" -e stderr -p ` + dir + ` &`},
-	} {
-		if !strings.Contains(script, r.old) {
-			t.Fatalf("build/config/lb/nginx/run-nginx.sh no longer contains %q: update StartRunNginx", r.old)
-		}
-		script = strings.ReplaceAll(script, r.old, r.new)
-	}
-	return script
+	return RewriteEngineFile(t, "nginx", "run-nginx.sh", "StartRunNginx",
+		Rewrite{"conf=/etc/lb/nginx/nginx.conf\n", "conf=" + conf + "\n"},
+		Rewrite{"pidfile=/tmp/nginx/nginx.pid\n", "pidfile=" + filepath.Join(dir, "nginx.pid") + "\n"},
+		Rewrite{`nginx -c "$conf" -e stderr &`, NginxBin() + ` -c "$conf" -e stderr -p ` + dir + ` &`})
 }
 
 // GroupProcess is one live process of a process group.
