@@ -96,16 +96,22 @@ ui-token: # @HELP prints the read-only token to paste into the Consul UI's login
 	@cat .secrets/tokens/ui.secret
 
 .PHONY: scale
-scale: scale-setting # @HELP scales hello_server to N replicas (make scale N=5)
-	@$(compose) up -d --no-recreate --scale hello_server=$(N)
+scale: scale-setting # @HELP scales a service to N replicas (make scale N=5; SERVICE=hello_server, or another of build/config/services.conf)
+	@$(compose) up -d --no-recreate --scale $(SERVICE)=$(N)
 	build/scripts/wait-healthy.sh 120
 
-# N is checked before compose runs, so a wrong one changes nothing. The
-# shell reads it from the environment: make pastes a value into a recipe
-# as text, where quotes or $(...) in it would run.
+# SERVICE and N are checked before compose runs, so a wrong one changes
+# nothing. The shell reads them from the environment: make pastes a value
+# into a recipe as text, where quotes or $(...) in it would run. SERVICE
+# must be a Consul service of the declaration (its first word on a line
+# that is not a comment).
+SERVICE ?= hello_server
 .PHONY: scale-setting
 scale-setting: export SCALE_N = $(value N)
+scale-setting: export SCALE_SERVICE = $(value SERVICE)
 scale-setting:
+	@declared=$$(sed -e 's/#.*//' build/config/services.conf | awk 'NF { printf "%s%s", sep, $$1; sep = ", " }'); \
+	  [[ "$$SCALE_SERVICE" =~ ^[a-z][a-z0-9_]{0,62}$$ && ", $$declared, " == *", $$SCALE_SERVICE, "* ]] || { echo "make scale: SERVICE=\"$$SCALE_SERVICE\" is invalid: accepted is a Consul service that build/config/services.conf declares: $$declared"; exit 2; }
 	@[[ "$$SCALE_N" =~ ^(0|[1-9][0-9]*)$$ ]] || { echo "make scale: N=\"$$SCALE_N\" is invalid: accepted is a whole number from 0 up (make scale N=5)"; exit 2; }
 
 .PHONY: logs

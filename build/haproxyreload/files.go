@@ -14,6 +14,11 @@ func copyFile(src, dst string) error {
 	if err != nil {
 		return err
 	}
+	return writeFile(dst, raw)
+}
+
+// writeFile is copyFile from raw instead of a file.
+func writeFile(dst string, raw []byte) error {
 	mode := os.FileMode(0o644)
 	if fi, err := os.Stat(dst); err == nil {
 		mode = fi.Mode().Perm()

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 )
 
 // Exit codes. Whatever the render or HAProxy do, the program exits exitOK:
@@ -34,7 +33,6 @@ type config struct {
 	pidfile       string
 	socket        string
 	haproxy       string
-	backend       string
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -49,10 +47,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// backendName is what HAProxy accepts as a proxy name; the name goes into
-// Runtime API commands, where a space or semicolon would split them.
-var backendName = regexp.MustCompile(`^[A-Za-z0-9_.:-]+$`)
-
 // parseFlags reads the flags; on a bad one it writes to stderr which flag,
 // its value and what is accepted.
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -65,11 +59,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.pidfile, "pidfile", "/tmp/haproxy/haproxy.pid", "HAProxy's pid file (the master's pid, in master-worker mode)")
 	fs.StringVar(&cfg.socket, "socket", "/tmp/haproxy/haproxy.sock", "HAProxy's Runtime API socket (stats socket, level admin)")
 	fs.StringVar(&cfg.haproxy, "haproxy", "haproxy", "the haproxy binary that checks a render (haproxy -c)")
-	fs.StringVar(&cfg.backend, "backend", "hello_server", "the backend whose server slots follow the render")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: haproxy-reload [flags]\n\n"+
-			"consul-template's command after each render of HAProxy's servers file: checks the\n"+
-			"render and moves the running HAProxy's server slots to it through the Runtime API.\n\n")
+			"consul-template's command after each render of HAProxy's routes and servers: checks\n"+
+			"the render and moves the running HAProxy's server slots to it through the Runtime\n"+
+			"API, or reloads HAProxy when the render changes more than servers.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -94,9 +88,6 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		if f.value == "" {
 			return bad("-"+f.name, f.value, f.accepted)
 		}
-	}
-	if !backendName.MatchString(cfg.backend) {
-		return bad("-backend", cfg.backend, `a HAProxy backend name: letters, digits and "_", ".", ":", "-"`)
 	}
 	return cfg, nil
 }

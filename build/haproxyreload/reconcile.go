@@ -26,6 +26,9 @@ const (
 	reloadWait = 10 * time.Second
 )
 
+// newWorkerWait is reloadWait; tests shorten it.
+var newWorkerWait = reloadWait
+
 // procDir is where reload finds HAProxy's workers.
 const procDir = "/proc"
 
@@ -38,9 +41,14 @@ func newLogs(stdout, stderr io.Writer) logs {
 }
 
 // reconcile is one run after a render: check it, keep or restore the last
-// good copy, log the skipped instances, then move the running HAProxy to
-// the render through the Runtime API, or reload it if that fails.
+// good copy, log the skipped lines, then move the running HAProxy to the
+// render through the Runtime API, or reload it if the render changes more
+// than servers (its layout differs from the last good copy's, which is what
+// HAProxy runs) or the Runtime API fails.
 func reconcile(cfg config, l logs) {
+	// The last good copy before this run: the config the running HAProxy
+	// was moved to. A missing one has no layout, which no render has.
+	previous, previousErr := os.ReadFile(cfg.lastGood)
 	if detail, err := checkRender(cfg); err != nil {
 		l.err.Printf("haproxy -c rejected the rendered %s; keeping the last good config: %s", cfg.servers, detail)
 		if err := copyFile(cfg.lastGood, cfg.servers); err != nil {
@@ -56,34 +64,67 @@ func reconcile(cfg config, l logs) {
 		l.err.Printf("reading the accepted render failed: %v", err)
 		return
 	}
-	r := parseRendered(string(raw), cfg.backend)
+	r := parseRendered(string(raw))
 	for _, s := range r.skipped {
 		l.err.Print(s)
 	}
-	routes := fmt.Sprintf("%d %s replica(s): %s", len(r.servers), cfg.backend, strings.Join(r.servers, " "))
+	routes := describeRoutes(r.backends)
 
 	master, running := runningMaster(cfg.pidfile)
 	if !running {
 		l.out.Printf("haproxy is not running yet; it will start with %s", routes)
 		return
 	}
+	if previousErr != nil || parseRendered(string(previous)).layout != r.layout {
+		l.out.Print("the render changes more than servers (the declaration of routes, or the template); reloading haproxy")
+		if !reloadAndLog(master, routes, l) && previousErr == nil {
+			// The next run compares with the config HAProxy still runs,
+			// and reloads again.
+			if err := writeFile(cfg.lastGood, previous); err != nil {
+				l.err.Printf("putting back the last good copy HAProxy still runs failed: %v", err)
+			}
+		}
+		return
+	}
 	api := runtimeAPI{socket: cfg.socket, timeout: apiTimeout, deadline: time.Now().Add(apiBudget)}
-	err = update(api, cfg.backend, r.servers)
+	err = update(api, r.backends)
 	if err == nil {
 		l.out.Printf("haproxy routes to %s (Runtime API, no reload)", routes)
 		return
 	}
 	l.err.Print(err)
 	l.err.Print("changing the servers through the Runtime API failed (above); reloading haproxy instead")
-	switch err := reload(master, procDir, reloadWait); {
+	reloadAndLog(master, routes, l)
+}
+
+// reloadAndLog reloads HAProxy (reload) and logs the outcome; it tells
+// whether the new worker started.
+func reloadAndLog(master int, routes string, l logs) bool {
+	switch err := reload(master, procDir, newWorkerWait); {
 	case err == nil:
 		l.out.Printf("haproxy routes to %s (reloaded)", routes)
+		return true
 	case errors.Is(err, errNoNewWorker):
 		l.err.Printf("haproxy's master started no new worker within %d s of the reload signal; the next render tries again", int(reloadWait/time.Second))
 	default:
 		l.err.Print(err)
 		l.err.Print("signalling the haproxy master failed; haproxy keeps its current servers")
 	}
+	return false
+}
+
+// describeRoutes is what the log says a render routes to: for each backend, in
+// the render's order, "N <backend> replica(s): A B", joined by "; " (the
+// format of reload-nginx.sh's line).
+func describeRoutes(backends []backend) string {
+	if len(backends) == 0 {
+		return "no Consul service (the declaration of routes names none)"
+	}
+	parts := make([]string, len(backends))
+	for i, b := range backends {
+		parts[i] = fmt.Sprintf("%d %s replica(s): %s", len(b.servers), b.name, strings.Join(b.servers, " "))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // checkRender runs `haproxy -c` on the main config and the render, as

@@ -32,7 +32,7 @@ func TestUpdateRunsThePlanOnTheCapturedState(t *testing.T) {
 		"set server hello_server/replica-3 addr 10.20.30.43 port 7001": captured(t, "answer-set-server-addr.txt"),
 	}}
 	servers := []string{"10.20.30.42:7001", "10.20.30.43:7001"}
-	if err := update(api, "hello_server", servers); err != nil {
+	if err := update(api, []backend{{name: "hello_server", servers: servers}}); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{
@@ -59,7 +59,7 @@ func TestUpdateOnTheCapturedStateAfterChanges(t *testing.T) {
 		{[]string{"10.20.30.41:7001", "10.20.30.42:7001", "10.20.30.43:7001"}, []string{"enable server hello_server/replica-1"}},
 	} {
 		api := &fakeAPI{answers: map[string]string{"show servers state hello_server": state}}
-		if err := update(api, "hello_server", c.servers); err != nil {
+		if err := update(api, []backend{{name: "hello_server", servers: c.servers}}); err != nil {
 			t.Fatal(err)
 		}
 		want := append(append([]string{"show servers state hello_server"}, c.want...), upstreamVar("hello_server", c.servers))
@@ -124,7 +124,7 @@ func TestUpdateStopsAtTheFirstFailure(t *testing.T) {
 		},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			err := update(c.api, "hello_server", c.servers)
+			err := update(c.api, []backend{{name: "hello_server", servers: c.servers}})
 			if err == nil {
 				t.Fatalf("expected an error, received none; sent %q", c.api.sent)
 			}
@@ -132,5 +132,61 @@ func TestUpdateStopsAtTheFirstFailure(t *testing.T) {
 				t.Errorf("expected the error %q, received %q", c.want, err)
 			}
 		})
+	}
+}
+
+// Every backend's slots are read and planned before any change: a plan
+// that fails (the second backend is out of slots) changes nothing. Then
+// each backend's commands run, its variable last.
+func TestUpdateEveryBackend(t *testing.T) {
+	state := captured(t, "show-servers-state-2-replicas.txt")
+	oneSlot := "1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_port\n5 echo_server 1 replica-1 127.0.0.1 0 5 1\n"
+	backends := []backend{
+		{name: "hello_server", servers: []string{"10.20.30.42:7001", "10.20.30.43:7001"}},
+		{name: "echo_server", servers: []string{"10.20.30.51:7002"}},
+	}
+	api := &fakeAPI{answers: map[string]string{
+		"show servers state hello_server":                              state,
+		"show servers state echo_server":                               oneSlot,
+		"set server hello_server/replica-3 addr 10.20.30.43 port 7001": captured(t, "answer-set-server-addr.txt"),
+		"set server echo_server/replica-1 addr 10.20.30.51 port 7002":  captured(t, "answer-set-server-addr.txt"),
+	}}
+	if err := update(api, backends); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"show servers state hello_server",
+		"show servers state echo_server",
+		"disable server hello_server/replica-1",
+		"set server hello_server/replica-3 addr 10.20.30.43 port 7001",
+		"enable server hello_server/replica-3",
+		upstreamVar("hello_server", backends[0].servers),
+		"set server echo_server/replica-1 addr 10.20.30.51 port 7002",
+		"enable server echo_server/replica-1",
+		upstreamVar("echo_server", backends[1].servers),
+	}
+	if !slices.Equal(api.sent, want) {
+		t.Errorf("commands:\n  expected %q\n  received %q", want, api.sent)
+	}
+
+	api = &fakeAPI{answers: map[string]string{"show servers state hello_server": state, "show servers state echo_server": oneSlot}}
+	backends[1].servers = []string{"10.20.30.51:7002", "10.20.30.52:7002"}
+	err := update(api, backends)
+	if want := "no free server slot for 10.20.30.52:7002: 2 replicas, 1 slots"; err == nil || err.Error() != want {
+		t.Errorf("expected the error %q, received %v", want, err)
+	}
+	if want := []string{"show servers state hello_server", "show servers state echo_server"}; !slices.Equal(api.sent, want) {
+		t.Errorf("a failed plan: expected only %q, received %q", want, api.sent)
+	}
+}
+
+// A backend name that would split a Runtime API command, or make no
+// variable name, is refused before any command.
+func TestUpdateRefusesBackendNamesACommandCannotCarry(t *testing.T) {
+	for _, name := range []string{"hello server", "x;disable", "a-b", "a:b", ""} {
+		api := &fakeAPI{}
+		if err := update(api, []backend{{name: name, servers: []string{"10.0.0.1:7001"}}}); err == nil || len(api.sent) != 0 {
+			t.Errorf("backend %q: expected an error and no command, received %v and %q", name, err, api.sent)
+		}
 	}
 }

@@ -19,7 +19,7 @@ type Config struct {
 	TokenFile               string // CONSUL_HTTP_TOKEN_FILE, validated: its first line is the token
 	Tags                    []string
 	CheckType               string // "grpc" or "http"
-	CheckEndpoint           string // grpc: health service name; http: path
+	CheckEndpoint           string // grpc: "" or health service names, comma-separated (GRPCHealthServices); http: path
 	CheckPort               int
 	CheckInterval           time.Duration
 	CheckTimeout            time.Duration
@@ -33,6 +33,53 @@ type LookupEnv func(key string) (string, bool)
 // serviceName follows Consul's rules loosely but rejects what would break the
 // consul-template query or DNS: spaces, slashes, empty names.
 var serviceName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
+
+// grpcServiceName is a gRPC service's full name: dot-separated identifiers,
+// e.g. protos.Ping or grpc.health.v1.Health.
+var grpcServiceName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`)
+
+// maxGRPCServices bounds HEALTH_CHECK_ENDPOINT's list: each name is one
+// Consul check run every interval, and the registrar probes each before
+// registering.
+const maxGRPCServices = 16
+
+// acceptGRPCEndpoint is what HEALTH_CHECK_ENDPOINT accepts for grpc checks.
+var acceptGRPCEndpoint = fmt.Sprintf("for HEALTH_CHECK_TYPE=grpc, empty (the whole server), a gRPC service name such as protos.Ping, "+
+	"or a comma-separated list of up to %d distinct ones such as \"protos.Ping,protos.Echo\" (one check each); "+
+	"a name is dot-separated identifiers of letters, digits and '_', none starting with a digit", maxGRPCServices)
+
+// grpcEndpointProblem says what is wrong with a grpc HEALTH_CHECK_ENDPOINT,
+// or returns "" when it is empty or 1 to maxGRPCServices distinct gRPC
+// service full names separated by commas (no spaces, no empty element).
+func grpcEndpointProblem(endpoint string) string {
+	if endpoint == "" {
+		return ""
+	}
+	names := strings.Split(endpoint, ",")
+	if len(names) > maxGRPCServices {
+		return fmt.Sprintf("%d names, more than %d", len(names), maxGRPCServices)
+	}
+	seen := map[string]bool{}
+	for i, name := range names {
+		switch {
+		case name == "":
+			return fmt.Sprintf("element %d of the list is empty", i+1)
+		case !grpcServiceName.MatchString(name):
+			return fmt.Sprintf("%q is not a gRPC service name", name)
+		case seen[name]:
+			return fmt.Sprintf("%q is listed twice", name)
+		}
+		seen[name] = true
+	}
+	return ""
+}
+
+// GRPCHealthServices is the grpc.health.v1 service names the gRPC checks ask
+// about, one check each, in HEALTH_CHECK_ENDPOINT's order: [""] (the whole
+// server) when it is empty. Only meaningful for CheckType "grpc".
+func (c Config) GRPCHealthServices() []string {
+	return strings.Split(c.CheckEndpoint, ",")
+}
 
 // ConfigFromEnv reads and validates the environment. Every problem is
 // reported with the variable, its value and what is accepted.
@@ -90,8 +137,8 @@ func ConfigFromEnv(env LookupEnv) (Config, error) {
 	cfg.CheckEndpoint = get("HEALTH_CHECK_ENDPOINT", "")
 	switch cfg.CheckType {
 	case "grpc":
-		if strings.ContainsAny(cfg.CheckEndpoint, "/ ") {
-			bad("HEALTH_CHECK_ENDPOINT", cfg.CheckEndpoint, "for HEALTH_CHECK_TYPE=grpc, empty (the whole server) or a gRPC service name such as protos.Ping")
+		if problem := grpcEndpointProblem(cfg.CheckEndpoint); problem != "" {
+			bad("HEALTH_CHECK_ENDPOINT", cfg.CheckEndpoint, acceptGRPCEndpoint+" ("+problem+")")
 		}
 	case "http":
 		if !strings.HasPrefix(cfg.CheckEndpoint, "/") {

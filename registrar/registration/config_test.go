@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,6 +69,40 @@ func TestConfigFromEnvConsulHTTPAddr(t *testing.T) {
 		}
 		if cfg.ConsulAddr != addr {
 			t.Errorf("CONSUL_HTTP_ADDR=%q: got ConsulAddr %q, want it unchanged", addr, cfg.ConsulAddr)
+		}
+	}
+}
+
+// HEALTH_CHECK_ENDPOINT for grpc: empty is the whole server, one name is one
+// check as before, a comma-separated list is one check per gRPC service.
+func TestConfigFromEnvGRPCServices(t *testing.T) {
+	sixteen := make([]string, 16)
+	for i := range sixteen {
+		sixteen[i] = fmt.Sprintf("pkg.v1.S%d", i)
+	}
+	for _, tc := range []struct {
+		endpoint string
+		want     []string
+	}{
+		{"", []string{""}},
+		{"protos.Ping", []string{"protos.Ping"}},
+		{"Ping", []string{"Ping"}},
+		{"grpc.health.v1.Health", []string{"grpc.health.v1.Health"}},
+		{"protos.Ping,protos.Echo", []string{"protos.Ping", "protos.Echo"}},
+		{"_a._b1,A_.B9", []string{"_a._b1", "A_.B9"}},
+		{strings.Join(sixteen, ","), sixteen},
+	} {
+		env := map[string]string{"APP_NAME": "ping", "APP_PORT": "7777", "HEALTH_CHECK_ENDPOINT": tc.endpoint}
+		cfg, err := ConfigFromEnv(lookup(env))
+		if err != nil {
+			t.Errorf("HEALTH_CHECK_ENDPOINT=%q: unexpected error: %v", tc.endpoint, err)
+			continue
+		}
+		if cfg.CheckType != "grpc" || cfg.CheckEndpoint != tc.endpoint {
+			t.Errorf("HEALTH_CHECK_ENDPOINT=%q: got check %s %q, want grpc and the value unchanged", tc.endpoint, cfg.CheckType, cfg.CheckEndpoint)
+		}
+		if got := cfg.GRPCHealthServices(); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("HEALTH_CHECK_ENDPOINT=%q: GRPCHealthServices() = %q, want %q", tc.endpoint, got, tc.want)
 		}
 	}
 }

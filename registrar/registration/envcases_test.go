@@ -1,8 +1,10 @@
 package registration
 
 import (
+	"fmt"
 	"maps"
 	"sort"
+	"strings"
 )
 
 // envCase is one bad environment: a valid base with one thing wrong. The unit
@@ -54,7 +56,20 @@ const (
 	acceptName = "a Consul service name"
 	acceptPort = "a port number from 1 to 65535"
 	acceptAddr = "host:port, http://host:port, https://host:port or unix:///path"
+	// acceptGRPC is what HEALTH_CHECK_ENDPOINT accepts with HEALTH_CHECK_TYPE=grpc.
+	acceptGRPC = "for HEALTH_CHECK_TYPE=grpc, empty (the whole server), a gRPC service name such as protos.Ping, " +
+		`or a comma-separated list of up to 16 distinct ones such as "protos.Ping,protos.Echo" (one check each); ` +
+		"a name is dot-separated identifiers of letters, digits and '_', none starting with a digit"
 )
+
+// seventeenServices is one gRPC service name more than HEALTH_CHECK_ENDPOINT takes.
+var seventeenServices = func() string {
+	var names []string
+	for i := range 17 {
+		names = append(names, fmt.Sprintf("pkg.S%d", i))
+	}
+	return strings.Join(names, ",")
+}()
 
 // Token files for the cases, relative to the package directory: the unit
 // test and the binary the integration test starts both run there.
@@ -87,7 +102,23 @@ var badEnvCases = []envCase{
 	{name: "http check with relative endpoint", set: map[string]string{"HEALTH_CHECK_TYPE": "http", "HEALTH_CHECK_ENDPOINT": "healthz"},
 		key: "HEALTH_CHECK_ENDPOINT", value: "healthz", accepted: "a path starting with '/'"},
 	{name: "grpc check with path endpoint", set: map[string]string{"HEALTH_CHECK_TYPE": "grpc", "HEALTH_CHECK_ENDPOINT": "a/b"},
-		key: "HEALTH_CHECK_ENDPOINT", value: "a/b", accepted: "a gRPC service name"},
+		key: "HEALTH_CHECK_ENDPOINT", value: "a/b", accepted: acceptGRPC + ` ("a/b" is not a gRPC service name)`},
+	{name: "grpc check with a name starting with a digit", set: map[string]string{"HEALTH_CHECK_ENDPOINT": "protos.1Ping"},
+		key: "HEALTH_CHECK_ENDPOINT", value: "protos.1Ping", accepted: acceptGRPC + ` ("protos.1Ping" is not a gRPC service name)`},
+	{name: "grpc check list with a bad name", set: map[string]string{"HEALTH_CHECK_ENDPOINT": "protos.Ping,protos..Echo"},
+		key: "HEALTH_CHECK_ENDPOINT", value: "protos.Ping,protos..Echo", accepted: acceptGRPC + ` ("protos..Echo" is not a gRPC service name)`},
+	{name: "grpc check list with a space", set: map[string]string{"HEALTH_CHECK_ENDPOINT": "protos.Ping, protos.Echo"},
+		key: "HEALTH_CHECK_ENDPOINT", value: "protos.Ping, protos.Echo", accepted: acceptGRPC + ` (" protos.Echo" is not a gRPC service name)`},
+	{name: "grpc check list with a duplicate", set: map[string]string{"HEALTH_CHECK_ENDPOINT": "protos.Ping,protos.Echo,protos.Ping"},
+		key: "HEALTH_CHECK_ENDPOINT", value: "protos.Ping,protos.Echo,protos.Ping", accepted: acceptGRPC + ` ("protos.Ping" is listed twice)`},
+	{name: "grpc check list with an empty element", set: map[string]string{"HEALTH_CHECK_ENDPOINT": "protos.Ping,,protos.Echo"},
+		key: "HEALTH_CHECK_ENDPOINT", value: "protos.Ping,,protos.Echo", accepted: acceptGRPC + " (element 2 of the list is empty)"},
+	{name: "grpc check list with a trailing comma", set: map[string]string{"HEALTH_CHECK_ENDPOINT": "protos.Ping,"},
+		key: "HEALTH_CHECK_ENDPOINT", value: "protos.Ping,", accepted: acceptGRPC + " (element 2 of the list is empty)"},
+	{name: "grpc check list of a comma", set: map[string]string{"HEALTH_CHECK_ENDPOINT": ","},
+		key: "HEALTH_CHECK_ENDPOINT", value: ",", accepted: acceptGRPC + " (element 1 of the list is empty)"},
+	{name: "grpc check list of 17", set: map[string]string{"HEALTH_CHECK_ENDPOINT": seventeenServices},
+		key: "HEALTH_CHECK_ENDPOINT", value: seventeenServices, accepted: acceptGRPC + " (17 names, more than 16)"},
 	{name: "HEALTH_CHECK_INTERVAL 5ms", set: map[string]string{"HEALTH_CHECK_INTERVAL": "5ms"}, key: "HEALTH_CHECK_INTERVAL", value: "5ms",
 		accepted: "a duration from 100ms to 1h0m0s"},
 	{name: "DEREGISTER_CRITICAL_AFTER 30s", set: map[string]string{"DEREGISTER_CRITICAL_AFTER": "30s"}, key: "DEREGISTER_CRITICAL_AFTER", value: "30s",

@@ -51,10 +51,24 @@ func (r *Registrar) registerOnce(ctx context.Context) (string, error) {
 		return "", err
 	}
 	reg := Registration(r.Config, r.Hostname, addr)
-	if probeHealthy(ctx, r.Config, addr) {
-		reg.Check.Status = "passing"
+	checks := Checks(reg)
+	for i, healthy := range probeHealthy(ctx, r.Config, addr) {
+		if healthy && i < len(checks) {
+			checks[i].Status = "passing"
+		}
 	}
 	return addr, r.Agent.Register(ctx, reg)
+}
+
+// checksSummary says which checks the registration has, for the log: "grpc
+// check", or "2 grpc checks (protos.Ping,protos.Echo)" for a list.
+func checksSummary(cfg Config) string {
+	if cfg.CheckType == "grpc" {
+		if n := len(cfg.GRPCHealthServices()); n > 1 {
+			return fmt.Sprintf("%d grpc checks (%s)", n, cfg.CheckEndpoint)
+		}
+	}
+	return cfg.CheckType + " check"
 }
 
 // Register tries RegisterAttempts times with backoff and returns the last
@@ -64,7 +78,7 @@ func (r *Registrar) Register(ctx context.Context) error {
 	for attempt := 1; ; attempt++ {
 		addr, err := r.registerOnce(ctx)
 		if err == nil {
-			r.Logf("registered %s (service %s at %s:%d, %s check every %s)", r.ID(), r.Config.AppName, addr, r.Config.AppPort, r.Config.CheckType, r.Config.CheckInterval)
+			r.Logf("registered %s (service %s at %s:%d, %s every %s)", r.ID(), r.Config.AppName, addr, r.Config.AppPort, checksSummary(r.Config), r.Config.CheckInterval)
 			return nil
 		}
 		last = err

@@ -30,6 +30,51 @@ func TestRegistrationGRPCCheck(t *testing.T) {
 		if reg.Check.CheckID != "ping-host1-7777-grpc" {
 			t.Errorf("check ID: got %q, want %q", reg.Check.CheckID, "ping-host1-7777-grpc")
 		}
+		if want := "gRPC health 172.18.0.5:7777"; reg.Check.Name != want {
+			t.Errorf("endpoint %q: check name: got %q, want %q", tc.endpoint, reg.Check.Name, want)
+		}
+		if len(reg.Checks) != 0 {
+			t.Errorf("endpoint %q: got Checks %+v, want only Check", tc.endpoint, reg.Checks)
+		}
+	}
+}
+
+// A list of gRPC services is one check each, in Checks: the instance passes
+// only while all of them do.
+func TestRegistrationGRPCCheckList(t *testing.T) {
+	cfg := testConfig()
+	cfg.CheckEndpoint = "protos.Ping,protos.Echo"
+	reg := Registration(cfg, "host1", "172.18.0.5")
+	if reg.Check != nil {
+		t.Errorf("got Check %+v, want none: a list goes in Checks", reg.Check)
+	}
+	want := []struct{ id, name, grpc string }{
+		{"ping-host1-7777-grpc-protos.Ping", "gRPC health 172.18.0.5:7777 protos.Ping", "172.18.0.5:7777/protos.Ping"},
+		{"ping-host1-7777-grpc-protos.Echo", "gRPC health 172.18.0.5:7777 protos.Echo", "172.18.0.5:7777/protos.Echo"},
+	}
+	if len(reg.Checks) != len(want) {
+		t.Fatalf("got %d checks, want %d", len(reg.Checks), len(want))
+	}
+	for i, w := range want {
+		c := reg.Checks[i]
+		if c.CheckID != w.id || c.Name != w.name || c.GRPC != w.grpc || c.HTTP != "" {
+			t.Errorf("check %d: got ID %q name %q GRPC %q HTTP %q, want ID %q name %q GRPC %q and no HTTP",
+				i, c.CheckID, c.Name, c.GRPC, c.HTTP, w.id, w.name, w.grpc)
+		}
+		if c.Interval != "1s" || c.Timeout != "2s" || c.DeregisterCriticalServiceAfter != "1m0s" || c.Status != "" {
+			t.Errorf("check %d: got interval %q timeout %q deregister %q status %q, want 1s 2s 1m0s and no status (critical)",
+				i, c.Interval, c.Timeout, c.DeregisterCriticalServiceAfter, c.Status)
+		}
+	}
+	if got := Checks(reg); len(got) != 2 || got[0] != reg.Checks[0] || got[1] != reg.Checks[1] {
+		t.Errorf("Checks(reg): got %v, want reg.Checks", got)
+	}
+}
+
+func TestChecksOfSingleCheck(t *testing.T) {
+	reg := Registration(testConfig(), "host1", "172.18.0.5")
+	if got := Checks(reg); len(got) != 1 || got[0] != reg.Check {
+		t.Errorf("Checks(reg): got %v, want [reg.Check]", got)
 	}
 }
 
@@ -60,6 +105,10 @@ func TestRegistrationFields(t *testing.T) {
 	c := reg.Check
 	if c.Interval != "1s" || c.Timeout != "2s" || c.DeregisterCriticalServiceAfter != "1m0s" {
 		t.Errorf("check timing: got interval %q timeout %q deregister %q, want 1s 2s 1m0s", c.Interval, c.Timeout, c.DeregisterCriticalServiceAfter)
+	}
+	// No status: Consul starts the check critical unless the registrar's probe passed.
+	if c.Status != "" {
+		t.Errorf("check status: got %q, want none", c.Status)
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/grpc-lb/nginx-consul/build/routes"
 )
 
 // fakeDockerRecording answers like the Docker CLI with the Compose v2
@@ -21,10 +23,10 @@ esac
 echo "docker $*" >>"$FAKE_DOCKER_LOG"
 `
 
-// makeScale runs `make scale N=n` at the repository's root against the
-// recording docker, and returns make's output, its error and the Docker
-// commands it ran.
-func makeScale(t *testing.T, n string) (string, error, string) {
+// makeScale runs `make scale` with settings (such as "N=5") at the
+// repository's root against the recording docker, and returns make's
+// output, its error and the Docker commands it ran.
+func makeScale(t *testing.T, settings ...string) (string, error, string) {
 	t.Helper()
 	dir := t.TempDir()
 	fake := filepath.Join(dir, "docker")
@@ -32,7 +34,7 @@ func makeScale(t *testing.T, n string) (string, error, string) {
 		t.Fatal(err)
 	}
 	log := filepath.Join(dir, "docker.log")
-	cmd := exec.Command("make", "--no-print-directory", "scale", "N="+n)
+	cmd := exec.Command("make", append([]string{"--no-print-directory", "scale"}, settings...)...)
 	cmd.Dir = repoRoot()
 	cmd.Env = append(os.Environ(), "PATH="+dir+string(os.PathListSeparator)+os.Getenv("PATH"),
 		"COMPOSE=docker compose", "FAKE_DOCKER_LOG="+log)
@@ -49,7 +51,7 @@ func makeScale(t *testing.T, n string) (string, error, string) {
 func TestMakeScaleRefusesABadN(t *testing.T) {
 	for _, n := range []string{"-1", "", "five", "2.5", "05", `3"; touch x; "`} {
 		t.Run("N="+n, func(t *testing.T) {
-			out, err, ran := makeScale(t, n)
+			out, err, ran := makeScale(t, "N="+n)
 			var exit *exec.ExitError
 			if !errors.As(err, &exit) || exit.ExitCode() != 2 {
 				t.Fatalf("make scale N=%q: expected exit code 2, received %v:\n%s", n, err, out)
@@ -69,11 +71,42 @@ func TestMakeScaleRefusesABadN(t *testing.T) {
 func TestMakeScalePassesAWholeNumberToCompose(t *testing.T) {
 	for _, n := range []string{"0", "5", "12"} {
 		t.Run("N="+n, func(t *testing.T) {
-			out, _, ran := makeScale(t, n)
+			out, _, ran := makeScale(t, "N="+n)
 			want := "docker compose up -d --no-recreate --scale hello_server=" + n + "\n"
 			if !strings.HasPrefix(ran, want) {
 				t.Fatalf("make scale N=%s: expected Docker's first command to be\n  %s\nreceived:\n%s\nmake printed:\n%s", n, want, ran, out)
 			}
 		})
+	}
+}
+
+// make scale SERVICE= takes only a Consul service that the declaration
+// (build/config/services.conf) declares, and refuses anything else before
+// it runs anything against Docker, naming the declared services.
+func TestMakeScaleService(t *testing.T) {
+	declaration, err := routes.Load(filepath.Join(repoRoot(), "build", "config", "services.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	declared := strings.Join(routes.ConsulServices(declaration), ", ")
+	for _, service := range []string{"no_such_service", "", "consul-server-1", "load-balancer", "Hello_server", `hello_server"; touch x; "`, "hello_server,x"} {
+		t.Run("SERVICE="+service, func(t *testing.T) {
+			out, err, ran := makeScale(t, "SERVICE="+service, "N=2")
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 2 {
+				t.Fatalf("make scale SERVICE=%q: expected exit code 2, received %v:\n%s", service, err, out)
+			}
+			want := `make scale: SERVICE="` + service + `" is invalid: accepted is a Consul service that build/config/services.conf declares: ` + declared + "\n"
+			if !strings.Contains(out, want) {
+				t.Fatalf("make scale SERVICE=%q: expected the line\n  %s\nreceived:\n%s", service, want, out)
+			}
+			if ran != "" {
+				t.Fatalf("make scale SERVICE=%q ran Docker before refusing:\n%s", service, ran)
+			}
+		})
+	}
+	out, _, ran := makeScale(t, "SERVICE=hello_server", "N=3")
+	if want := "docker compose up -d --no-recreate --scale hello_server=3\n"; !strings.HasPrefix(ran, want) {
+		t.Fatalf("make scale SERVICE=hello_server N=3: expected Docker's first command to be\n  %s\nreceived:\n%s\nmake printed:\n%s", want, ran, out)
 	}
 }

@@ -19,82 +19,60 @@ import (
 	"github.com/grpc-lb/nginx-consul/build/test/testenv"
 )
 
-// aclConsul is a Consul with ACLs on, default deny, whose policies are the
-// deployment's files and whose tokens are made as the bootstrap makes them.
+// aclConsul is a Consul with ACLs on, default deny, whose policies and
+// tokens are the ones the deployment's scripts make for a declaration:
+// build/scripts/secrets.sh chose the tokens and the management token,
+// build/config/consul/acl-bootstrap.sh installed the policies and created
+// the tokens (see deployment).
 type aclConsul struct {
 	*testenv.Consul
-	// Tokens by who holds them, e.g. "hello-server-registrar", and
-	// "management", the initial management token; SecretIDs.
+	// Tokens' SecretIDs by the name of their files in .secrets/tokens,
+	// e.g. "hello-server-registrar" or "ui"; "management", the initial
+	// management token; and the test's extra tokens, by their policy's name.
 	Tokens map[string]string
+	// deployment is the declaration, secrets and bootstrap root it was made
+	// from.
+	deployment *deployment
 }
 
-// policyDir holds the policy files; each file's name without .hcl is the
-// policy's name (`consul acl policy create -name <name> -rules @<file>`).
+// policyDir holds the policy files: the templates acl-bootstrap.sh renders
+// per declared service (serviceTemplates) and the static policies, each
+// named after its file (`consul acl policy create -name <name> -rules
+// @<file>`).
 func policyDir(t *testing.T) string {
 	return filepath.Join(testenv.RepoRoot(t), "build", "config", "consul", "acl")
 }
 
-// tokenSpecs are the tokens the bootstrap creates: its policy and, for the
-// registrars, the service identity (`-service-identity`).
-var tokenSpecs = []struct {
-	holder, policy, serviceIdentity string
-}{
-	{"hello-server-agent", "hello-server-agent", ""},
-	{"load-balancer-agent", "load-balancer-agent", ""},
-	{"hello-server-registrar", "hello-server-registrar", "hello_server"},
-	{"load-balancer-registrar", "load-balancer-registrar", "load-balancer"},
-	{"consul-template", "consul-template", ""},
-	{"ui-read", "ui-read", ""},
-}
-
-// startACLConsul starts a Consul agent named nodeName with ACLs deny, loads
-// every policy file plus extra policies (name to rules), creates the
-// tokens, and sets agentToken's token as the agent's own token.
-func startACLConsul(t *testing.T, nodeName, agentToken string, extra map[string]string) *aclConsul {
+// startACLConsul starts a Consul agent named nodeName with ACLs deny, whose
+// initial management token secrets.sh made for declaration (the contents of
+// a services.conf; "" for the repository's), has acl-bootstrap.sh install
+// the policies and tokens, adds the test's extra policies (name to rules)
+// with a token each, and sets agentToken's token as the agent's own token.
+func startACLConsul(t *testing.T, nodeName, agentToken, declaration string, extra map[string]string) *aclConsul {
 	t.Helper()
-	management := newUUID(t)
+	d := newDeployment(t, declaration)
+	d.requireSecrets(t)
+	management := d.tokenFile(t, "management", "secret")
 	consul := testenv.StartConsul(t, testenv.EnableACLs(management), func(c *testutil.TestServerConfig) {
 		// The policies' prefixes match the deployment's node names.
 		c.NodeName = nodeName
 	})
-	acl := consul.Client.ACL()
+	d.requireBootstrap(t, consul.HTTPAddr)
 
-	policies := map[string]string{}
-	files, err := filepath.Glob(filepath.Join(policyDir(t), "*.hcl"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no policy files in %s (%v)", policyDir(t), err)
+	c := &aclConsul{Consul: consul, Tokens: map[string]string{"management": management}, deployment: d}
+	for _, name := range d.tokenNames(t) {
+		c.Tokens[name] = d.tokenFile(t, name, "secret")
 	}
-	for _, f := range files {
-		rules, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		policies[strings.TrimSuffix(filepath.Base(f), ".hcl")] = string(rules)
-	}
+	acl := consul.Client.ACL()
 	for name, rules := range extra {
-		policies[name] = rules
-	}
-	for name, rules := range policies {
 		if _, _, err := acl.PolicyCreate(&api.ACLPolicy{Name: name, Rules: rules}, nil); err != nil {
 			t.Fatalf("creating policy %s (consul acl policy create -name %s): %v", name, name, err)
 		}
-	}
-
-	c := &aclConsul{Consul: consul, Tokens: map[string]string{"management": management}}
-	specs := tokenSpecs
-	for name := range extra {
-		specs = append(specs, struct{ holder, policy, serviceIdentity string }{name, name, ""})
-	}
-	for _, s := range specs {
-		token := &api.ACLToken{Description: s.holder, Policies: []*api.ACLTokenPolicyLink{{Name: s.policy}}}
-		if s.serviceIdentity != "" {
-			token.ServiceIdentities = []*api.ACLServiceIdentity{{ServiceName: s.serviceIdentity}}
-		}
-		created, _, err := acl.TokenCreate(token, nil)
+		created, _, err := acl.TokenCreate(&api.ACLToken{Description: name, Policies: []*api.ACLTokenPolicyLink{{Name: name}}}, nil)
 		if err != nil {
-			t.Fatalf("creating the %s token: %v", s.holder, err)
+			t.Fatalf("creating the %s token: %v", name, err)
 		}
-		c.Tokens[s.holder] = created.SecretID
+		c.Tokens[name] = created.SecretID
 	}
 	if _, err := consul.Client.Agent().UpdateAgentACLToken(c.Tokens[agentToken], nil); err != nil {
 		t.Fatalf("setting the agent token to %s's: %v", agentToken, err)

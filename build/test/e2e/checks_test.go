@@ -13,33 +13,55 @@ import (
 // The suite's checks, each shown to fail on what a broken deployment would
 // show, and to pass on what a working one shows. They need no Docker.
 
-const renderedTwo = `upstream hello_server {
+// Renders of the deployment's templates (build/config/lb/<engine>/
+// load-balancer.tpl with build/config/services.conf), comments shortened.
+const renderedTwo = `# upstream hello_server: 2 replica(s): 172.30.0.6:7777 172.30.0.7:7777
+upstream hello_server {
     server 172.30.0.6:7777 max_fails=0;
     server 172.30.0.7:7777 max_fails=0;
-
-    keepalive 64;
+    keepalive 1024;
+    keepalive_requests 1000000;
+    keepalive_timeout 60s;
 }
-map "" $hello_server_upstream {
-    default "172.30.0.6:7777 172.30.0.7:7777 ";
+map $grpc_service $grpc_upstream {
+    default "";
+    "protos.Echo" hello_server;
+    "protos.Ping" hello_server;
+}
+map $uri $upstream_servers {
+    default "-";
+    "/upstream/hello_server" "172.30.0.6:7777 172.30.0.7:7777 ";
+    "/upstream" "172.30.0.6:7777 172.30.0.7:7777 ";
+}
+map "$grpc_upstream $upstream_status" $no_replica_message {
+    default "no replica answered (upstream status $upstream_status)";
+    "~^hello_server 504(, 504)*$" "2 hello_server replica(s) known; every try timed out (upstream status $upstream_status) for $grpc_service";
+    "~^hello_server " "2 hello_server replica(s) known; every try failed (upstream status $upstream_status) for $grpc_service";
 }`
 
-const renderedNone = `upstream hello_server {
+const renderedNone = `# upstream hello_server: 0 replica(s): 
+upstream hello_server {
     # No passing replica.
     server 127.0.0.1:7777 down;
-    keepalive 64;
+    keepalive 1024;
 }`
 
 const renderedTwoHAProxy = `# skipped hello_server instance (not an IPv4 address with a port from 1 to 65535): id=bad node=n address=server 1.2.3.4:1 port=7777
 
-backend hello_server from hello_server
+backend hello_server from replicas
     server replica-1 172.30.0.6:7777
     server replica-2 172.30.0.7:7777
     server replica-3 127.0.0.1:1 disabled
 
+frontend grpc from grpc
+    bind "${GRPC_LISTEN}" proto h2
+    http-request set-var(txn.route) str(hello_server) if { var(txn.grpc_service) -m str protos.Ping }
+    use_backend hello_server if { var(txn.route) -m str hello_server }
+
 global
     set-var proc.hello_server_upstream str("172.30.0.6:7777 172.30.0.7:7777 ")`
 
-const renderedNoneHAProxy = `backend hello_server from hello_server
+const renderedNoneHAProxy = `backend hello_server from replicas
     server replica-1 127.0.0.1:1 disabled
 
 global
@@ -143,12 +165,11 @@ func TestCheckMarkUpstream(t *testing.T) {
 		e := engines[name]
 		marked := sedRun(t, e.markUpstream("reload-check"), conf)
 		// The line :8080/upstream reports: the servers, then the marker, one
-		// quoted string.
+		// quoted string (a line's last).
 		ok := false
 		for _, line := range strings.Split(marked, "\n") {
-			if _, quoted, found := strings.Cut(line, `"`); found && strings.Count(line, `"`) == 2 {
-				f := strings.Fields(strings.TrimSuffix(strings.TrimSpace(quoted), `";`))
-				f = strings.Fields(strings.Trim(strings.Join(f, " "), `")`))
+			if parts := strings.Split(line, `"`); len(parts) >= 3 {
+				f := strings.Fields(parts[len(parts)-2])
 				ok = ok || slices.Equal(f, []string{"172.30.0.6:7777", "172.30.0.7:7777", "reload-check"})
 			}
 		}

@@ -74,7 +74,7 @@ var engines = map[string]engine{
 		parseRendered: nginxServers,
 		reload:        []string{"nginx", "-e", "stderr", "-c", "/etc/lb/nginx/nginx.conf", "-s", "reload"},
 		markUpstream: func(marker string) string {
-			return `s/^\( *default "[^"]*\) *reload-check *";/\1";/; s/^\( *default "[^"]*\)";/\1 ` + marker + `";/`
+			return `s/^\( *"\/upstream" "[^"]*\) *reload-check *";/\1";/; s/^\( *"\/upstream" "[^"]*\)";/\1 ` + marker + `";/`
 		},
 		workers:  nginxWorkers,
 		replaced: everyWorkerNew,

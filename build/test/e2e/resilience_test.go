@@ -60,7 +60,7 @@ func resilience(t *testing.T, d *Deployment) {
 		{"R7: all Consul servers stop for 2 min under load; meanwhile every call shape passes the LB unchanged", allConsulServersDown},
 		{"R8: the engine's master and consul-template killed inside the LB", killLBProcesses},
 		{"R9: an instance whose address does not answer", deadInstance},
-		{"RA: grpcurl and grpc-health-probe through :5000", grpcTools},
+		{"RA: grpcurl, grpc-health-probe and an unknown service through :5000", grpcTools},
 		{"RB: instances at a bad address or port (the replicas' own token) are skipped and logged; scaling still routes", badInstancesSkipped},
 		{"RC: a wrong program priority or LB_ENGINE: exit 2 with a clear error, nothing started", badSettings},
 		{"RD: docker stop of every kind of container under load: exit 0 by itself, in order, within the grace period", stopEveryKind},

@@ -11,6 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/emptypb"
+
 	"github.com/grpc-lb/nginx-consul/build/test/transparency"
 )
 
@@ -37,7 +43,9 @@ func startTransparency(t *testing.T) func() error {
 }
 
 // grpcTools checks that grpcurl (list, describe, a call through reflection)
-// and grpc-health-probe work through :5000 unchanged.
+// and grpc-health-probe work through :5000 unchanged, and that a gRPC
+// service that build/config/services.conf does not declare gets the answer
+// a gRPC server gives: 12 UNIMPLEMENTED, "unknown service <name>".
 func grpcTools(t *testing.T, d *Deployment) {
 	bin := filepath.Join(d.root, "bin")
 	for _, c := range []struct {
@@ -54,6 +62,24 @@ func grpcTools(t *testing.T, d *Deployment) {
 		fmt.Printf("$ %s\n%s", strings.Join(c.args, " "), out)
 		if err != nil || !strings.Contains(string(out), c.want) {
 			t.Errorf("%s: expected output containing %q and exit 0, received (err %v):\n%s", strings.Join(c.args, " "), c.want, err, out)
+		}
+	}
+	conn, err := grpc.NewClient("passthrough:///"+lbAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for method, want := range map[string]string{
+		"/no.such.Service/Call":   "unknown service no.such.Service",
+		"/protos.Ping/SayHello/x": "malformed method name",
+	} {
+		err := conn.Invoke(ctx, method, &emptypb.Empty{}, &emptypb.Empty{})
+		st := status.Convert(err)
+		fmt.Printf("call %s through %s: %s %q\n", method, lbAddr, st.Code(), st.Message())
+		if st.Code() != codes.Unimplemented || st.Message() != want {
+			t.Errorf("call %s through %s: expected Unimplemented %q, received %s %q", method, lbAddr, want, st.Code(), st.Message())
 		}
 	}
 }

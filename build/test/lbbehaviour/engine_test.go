@@ -44,25 +44,39 @@ var engineChecks = map[string]struct {
 	// reloaded is the reloader's stdout after routing routed, with %d
 	// for their number and %s for them.
 	reloaded string
+	// reloadedRoutes is its stdout after a change of replicas with
+	// several Consul services, %s for the parts ("N <service>
+	// replica(s): A B", joined by "; ").
+	reloadedRoutes string
+	// redeclared is its stdout after a new declaration of routes, %s for
+	// the parts.
+	redeclared string
 	// badRender is a render the engine's config check (checker) rejects.
 	badRender, checker string
 }{
 	"nginx": {
-		routes:    checkNginxRoutes,
-		reloaded:  "reload-nginx: reloaded nginx with %d hello_server replica(s): %s\n",
-		badRender: "upstream hello_server {\n    server 10.20.30.41:7001 no-such-parameter;\n}\n",
-		checker:   "nginx -t",
+		routes:         checkNginxRoutes,
+		reloaded:       "reload-nginx: reloaded nginx with %d hello_server replica(s): %s\n",
+		reloadedRoutes: "reload-nginx: reloaded nginx with %s\n",
+		redeclared:     "reload-nginx: reloaded nginx with %s\n",
+		badRender:      "upstream hello_server {\n    server 10.20.30.41:7001 no-such-parameter;\n}\n",
+		checker:        "nginx -t",
 	},
 	"haproxy": {
 		// The same address and port twice: one server, not a name clash.
-		extraValid:   []testenv.Instance{{Node: "node-b2", ID: "hello-b2", Address: "192.168.50.2", Port: 65535}},
-		sortsServers: true,
-		routes:       checkHAProxyRoutes,
-		fixedLine:    regexp.MustCompile(`^    server replica-[0-9]+ 127\.0\.0\.1:1 disabled$`),
-		strictStderr: true,
-		reloaded:     "reload-haproxy: haproxy routes to %d hello_server replica(s): %s (Runtime API, no reload)\n",
-		badRender:    "backend hello_server from hello_server\n    server replica-1 10.20.30.41:7001 no-such-keyword\n",
-		checker:      "haproxy -c",
+		extraValid:     []testenv.Instance{{Node: "node-b2", ID: "hello-b2", Address: "192.168.50.2", Port: 65535}},
+		sortsServers:   true,
+		routes:         checkHAProxyRoutes,
+		fixedLine:      regexp.MustCompile(`^    server replica-[0-9]+ 127\.0\.0\.1:1 disabled$`),
+		strictStderr:   true,
+		reloaded:       "reload-haproxy: haproxy routes to %d hello_server replica(s): %s (Runtime API, no reload)\n",
+		reloadedRoutes: "reload-haproxy: haproxy routes to %s (Runtime API, no reload)\n",
+		// The Runtime API changes servers only: a new backend or route
+		// takes a reload.
+		redeclared: "reload-haproxy: the render changes more than servers (the declaration of routes, or the template); reloading haproxy\n" +
+			"reload-haproxy: haproxy routes to %s (reloaded)\n",
+		badRender: "backend hello_server from replicas\n    server replica-1 10.20.30.41:7001 no-such-keyword\n",
+		checker:   "haproxy -c",
 	},
 }
 
@@ -210,7 +224,7 @@ func checkRendered(t *testing.T, e testenv.Engine, rendered string, routed []str
 	}
 }
 
-// checkNginxRoutes asserts nginx's upstream servers and the variables its
+// checkNginxRoutes asserts nginx's upstream servers and the map entries its
 // /upstream and its no-replica message use.
 func checkNginxRoutes(t *testing.T, rendered string, routed []string) {
 	t.Helper()
@@ -221,13 +235,18 @@ func checkNginxRoutes(t *testing.T, rendered string, routed []string) {
 	if !slices.Equal(servers, routed) {
 		t.Errorf("upstream servers: expected %q, received %q; rendered:\n%s", routed, servers, rendered)
 	}
-	wantMap := `    default "` + strings.Join(routed, " ") + ` ";`
-	if !strings.Contains(rendered, "map \"\" $hello_server_upstream {\n"+wantMap+"\n}") {
-		t.Errorf("$hello_server_upstream: expected %q; rendered:\n%s", wantMap, rendered)
+	list := strings.Join(routed, " ") + " "
+	for _, want := range []string{
+		`    "/upstream/hello_server" "` + list + `";`,
+		`    "/upstream" "` + list + `";`,
+	} {
+		if !strings.Contains(rendered, "map $uri $upstream_servers {\n    default \"-\";\n") || !strings.Contains(rendered, "\n"+want+"\n") {
+			t.Errorf("$upstream_servers: expected %q; rendered:\n%s", want, rendered)
+		}
 	}
-	wantCount := fmt.Sprintf(`default "%d hello_server replica(s) known; every try failed`, len(routed))
+	wantCount := fmt.Sprintf(`"~^hello_server " "%d hello_server replica(s) known; every try failed`, len(routed))
 	if !strings.Contains(rendered, wantCount) {
-		t.Errorf("$hello_server_unavailable: expected %q; rendered:\n%s", wantCount, rendered)
+		t.Errorf("$no_replica_message: expected %q; rendered:\n%s", wantCount, rendered)
 	}
 }
 

@@ -18,16 +18,17 @@ import (
 	"github.com/grpc-lb/nginx-consul/build/test/testenv"
 )
 
-// validationBlock is the part of a load-balancer template that decides which
-// instances are routed: from the "scratch is fresh" comment to the line
-// that sets $routed.
+// validationBlock is the part of a load-balancer template that decides what
+// is routed, the declaration's routes and each declared service's
+// instances: from the "scratch is fresh" comment to the line that sets
+// $services.
 func validationBlock(t *testing.T, path string) string {
 	t.Helper()
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	const first, last = "{{- /* scratch is fresh", "{{- $routed := scratch.MapValues \"routed\" }}\n"
+	const first, last = "{{- /* scratch is fresh", "{{- $services := scratch.MapValues \"services\" }}\n"
 	s := string(raw)
 	i, j := strings.Index(s, first), strings.Index(s, last)
 	if i < 0 || j < i {

@@ -17,9 +17,10 @@ import (
 	"github.com/grpc-lb/nginx-consul/protos"
 )
 
-// noReplicaMessage is what a call gets through the production nginx when no
-// replica is passing (the README's troubleshooting line and the e2e README
-// steps look for it).
+// noReplicaMessage is what a call gets through the production engines when
+// no hello_server replica is passing (the README's troubleshooting line and
+// the e2e README steps look for it), before " for <gRPC service>", the
+// service the call was for.
 const noReplicaMessage = "no healthy hello_server replica is available behind the load balancer"
 
 // unaryThrough makes one Echo call through nginx at addr and returns its
@@ -80,8 +81,8 @@ func unresponsiveAddr(t *testing.T) string {
 // tried and redispatched).
 func TestEveryTryFailedThroughProduction(t *testing.T) {
 	want := map[string]string{
-		"nginx":   "2 hello_server replica(s) known; every try failed (upstream status 502, 502)",
-		"haproxy": "2 hello_server replica(s) known; every try failed (HAProxy status 503)",
+		"nginx":   "2 hello_server replica(s) known; every try failed (upstream status 502, 502) for protos.Echo",
+		"haproxy": "2 hello_server replica(s) known; every try failed (HAProxy status 503) for protos.Echo",
 	}
 	for _, e := range testenv.Engines() {
 		t.Run(e.Name, func(t *testing.T) {
@@ -103,7 +104,7 @@ func TestEveryTryFailedThroughProduction(t *testing.T) {
 // the test states what HAProxy does.
 func TestEveryTryTimedOutThroughProduction(t *testing.T) {
 	want := map[string]string{
-		"nginx":   "1 hello_server replica(s) known; every try timed out (upstream status 504)",
+		"nginx":   "1 hello_server replica(s) known; every try timed out (upstream status 504) for protos.Echo",
 		"haproxy": "stream terminated by RST_STREAM with error code: REFUSED_STREAM",
 	}
 	// HAProxy: two attempts (grpc-go's transparent retry) of 6 connects of

@@ -119,16 +119,17 @@ func TestNoReplicaThroughProduction(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 
+			want := noReplicaMessage + " for protos.Echo"
 			_, err = client.Unary(ctx, &protos.EchoRequest{})
-			if st := status.Convert(err); st.Code() != codes.Unavailable || st.Message() != noReplicaMessage {
-				t.Errorf("Unary with no replica: expected Unavailable %q, received %s %q", noReplicaMessage, st.Code(), st.Message())
+			if st := status.Convert(err); st.Code() != codes.Unavailable || st.Message() != want {
+				t.Errorf("Unary with no replica: expected Unavailable %q, received %s %q", want, st.Code(), st.Message())
 			}
 			stream, err := client.Bidi(ctx)
 			if err == nil {
 				_, err = stream.Recv()
 			}
-			if st := status.Convert(err); st.Code() != codes.Unavailable || st.Message() != noReplicaMessage {
-				t.Errorf("Bidi with no replica: expected Unavailable %q, received %s %q", noReplicaMessage, st.Code(), st.Message())
+			if st := status.Convert(err); st.Code() != codes.Unavailable || st.Message() != want {
+				t.Errorf("Bidi with no replica: expected Unavailable %q, received %s %q", want, st.Code(), st.Message())
 			}
 
 			resp, err := http.Get("http://" + lb.HealthAddr + "/healthz")

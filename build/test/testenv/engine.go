@@ -75,6 +75,13 @@ func (e Engine) HostTemplate(t testing.TB) string {
 	return e.hostTemplate(t)
 }
 
+// HostTemplateDeclaring is HostTemplate reading its routes from
+// declaration, a file in build/config/services.conf's format.
+func (e Engine) HostTemplateDeclaring(t testing.TB, declaration string) string {
+	t.Helper()
+	return EngineTemplate(t, e.Name, declaration, true)
+}
+
 // StartLB renders template from c's catalog with the real consul-template,
 // then starts the engine on it on free loopback ports; Render and Reload
 // then follow changes in the catalog. It stops the engine when the test

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -53,4 +54,41 @@ func RewriteEngineFile(t testing.TB, engine, name, fn string, rewrites ...Rewrit
 		text = strings.ReplaceAll(text, r.Old, r.New)
 	}
 	return text
+}
+
+// DeclarationFile is the declaration of routes, relative to the repository:
+// which Consul service serves which gRPC services. The images hold it as
+// /etc/grpc-lb/services.conf.
+const DeclarationFile = "build/config/services.conf"
+
+// Declaration is the path of the repository's DeclarationFile.
+func Declaration(t testing.TB) string {
+	t.Helper()
+	return filepath.Join(RepoRoot(t), filepath.FromSlash(DeclarationFile))
+}
+
+// The lines of every engine's load-balancer.tpl that EngineTemplate changes.
+const (
+	refusedInContainer     = "{{- $refused := `^(0|127)\\.` }}"
+	refusedOnHost          = "{{- $refused := `^0\\.` }}"
+	declarationInContainer = `{{- $declaration := "/etc/grpc-lb/services.conf" }}`
+)
+
+// EngineTemplate writes the engine's load-balancer.tpl for a test on this
+// host and returns its path. It reads its routes from declaration (a file in
+// services.conf's format) instead of the image's path; with host, it also
+// routes 127.x.x.x, which in the container is the load balancer itself and
+// on the host is where the tests' replicas listen. Every other check stays.
+func EngineTemplate(t testing.TB, engine, declaration string, host bool) string {
+	t.Helper()
+	rewrites := []Rewrite{{declarationInContainer, "{{- $declaration := " + strconv.Quote(declaration) + " }}"}}
+	if host {
+		rewrites = append(rewrites, Rewrite{refusedInContainer, refusedOnHost})
+	}
+	text := RewriteEngineFile(t, engine, "load-balancer.tpl", "EngineTemplate", rewrites...)
+	path := filepath.Join(t.TempDir(), "load-balancer.tpl")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

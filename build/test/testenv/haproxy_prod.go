@@ -33,28 +33,17 @@ type ProdHAProxy struct {
 
 // ProdHAProxyTemplate is the deployment's HAProxy template,
 // build/config/lb/haproxy/load-balancer.tpl (in the image
-// /etc/lb/haproxy/load-balancer.tpl), unchanged.
+// /etc/lb/haproxy/load-balancer.tpl), reading the repository's declaration.
 func ProdHAProxyTemplate(t testing.TB) string {
 	t.Helper()
-	return EngineFile(t, "haproxy", "load-balancer.tpl")
+	return EngineTemplate(t, "haproxy", Declaration(t), false)
 }
 
-// HostHAProxyTemplate is HAProxy's load-balancer.tpl with the one line
-// HostTemplate changes for nginx's: 127.x.x.x may be routed on this host.
+// HostHAProxyTemplate is HAProxy's load-balancer.tpl with the change
+// HostTemplate makes for nginx's: 127.x.x.x may be routed on this host.
 func HostHAProxyTemplate(t testing.TB) string {
 	t.Helper()
-	raw, err := os.ReadFile(ProdHAProxyTemplate(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Contains(raw, []byte(refusedInContainer)) {
-		t.Fatalf("build/config/lb/haproxy/load-balancer.tpl no longer contains %q: update HostHAProxyTemplate", refusedInContainer)
-	}
-	path := filepath.Join(t.TempDir(), "load-balancer.tpl")
-	if err := os.WriteFile(path, bytes.ReplaceAll(raw, []byte(refusedInContainer), []byte(refusedOnHost)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return EngineTemplate(t, "haproxy", Declaration(t), true)
 }
 
 // StartProdHAProxy is StartProdNginx for HAProxy: upstreamAddrs are
@@ -83,7 +72,13 @@ func StartProdHAProxyLB(t testing.TB, c *Consul, template string) *ProdHAProxy {
 		Upstream:   filepath.Join(dir, "load-balancer.cfg"),
 		Template:   template,
 	}
-	h.Render(t)
+	render := h.Render(t)
+	// The image holds a last good copy of the config HAProxy starts with;
+	// haproxy-reload compares each render with it, and reloads HAProxy
+	// when the render changes more than servers.
+	if err := os.WriteFile(filepath.Join(dir, "load-balancer.cfg.last-good"), []byte(render), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(h.Conf, []byte(prodHAProxyConfig(t, dir, h.Addr, h.HealthAddr)), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +108,8 @@ func prodHAProxyConfig(t testing.TB, dir, addr, healthAddr string) string {
 	t.Helper()
 	return RewriteEngineFile(t, "haproxy", "haproxy.cfg", "prodHAProxyConfig",
 		Rewrite{"/tmp/haproxy/", dir + "/"},
-		Rewrite{"bind :5000 proto h2\n", "bind " + addr + " proto h2\n"},
+		// The render's frontend grpc binds GRPC_LISTEN.
+		Rewrite{"setenv GRPC_LISTEN :5000\n", "setenv GRPC_LISTEN " + addr + "\n"},
 		Rewrite{"bind :8080\n", "bind " + healthAddr + "\n"})
 }
 

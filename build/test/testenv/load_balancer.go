@@ -13,9 +13,12 @@ import (
 	"github.com/hashicorp/consul/api"
 )
 
-// Instance is one hello_server instance in Consul's catalog, on a node of
-// its own (as each replica container runs on its own node).
+// Instance is one instance of a Consul service (hello_server unless
+// Service says otherwise) in Consul's catalog, on a node of its own (as
+// each replica container runs on its own node).
 type Instance struct {
+	// Service is the Consul service; "" is hello_server.
+	Service  string
 	Node, ID string
 	// Address is the service address, which load-balancer.tpl renders; the
 	// node gets the same address (Consul wants one for every node).
@@ -26,23 +29,28 @@ type Instance struct {
 	Check string
 }
 
-// RegisterHelloServer puts inst into the catalog as a hello_server instance.
+// RegisterHelloServer puts inst into the catalog as an instance of its
+// Service, hello_server by default.
 func (c *Consul) RegisterHelloServer(t testing.TB, inst Instance) {
 	t.Helper()
 	if err := c.RegisterHelloServerErr(inst); err != nil {
-		t.Fatalf("registering hello_server instance %+v: %v", inst, err)
+		t.Fatalf("registering instance %+v: %v", inst, err)
 	}
 }
 
 // RegisterHelloServerErr is RegisterHelloServer returning Consul's answer,
 // for entries Consul might refuse.
 func (c *Consul) RegisterHelloServerErr(inst Instance) error {
+	service := inst.Service
+	if service == "" {
+		service = "hello_server"
+	}
 	reg := &api.CatalogRegistration{
 		Node:    inst.Node,
 		Address: inst.Address,
 		Service: &api.AgentService{
 			ID:      inst.ID,
-			Service: "hello_server",
+			Service: service,
 			Address: inst.Address,
 			Port:    inst.Port,
 		},
@@ -51,7 +59,7 @@ func (c *Consul) RegisterHelloServerErr(inst Instance) error {
 		reg.Check = &api.AgentCheck{
 			Node:      inst.Node,
 			CheckID:   "service:" + inst.ID,
-			Name:      "hello_server health",
+			Name:      service + " health",
 			Status:    inst.Check,
 			ServiceID: inst.ID,
 		}
@@ -61,38 +69,20 @@ func (c *Consul) RegisterHelloServerErr(inst Instance) error {
 }
 
 // ProdTemplate is the deployment's build/config/lb/nginx/load-balancer.tpl
-// (nginx's), unchanged.
+// (nginx's), reading the repository's declaration (see EngineTemplate).
 func ProdTemplate(t testing.TB) string {
 	t.Helper()
-	return EngineFile(t, "nginx", "load-balancer.tpl")
+	return EngineTemplate(t, "nginx", Declaration(t), false)
 }
 
-// The one line of load-balancer.tpl that HostTemplate changes.
-const (
-	refusedInContainer = "{{- $refused := `^(0|127)\\.` }}"
-	refusedOnHost      = "{{- $refused := `^0\\.` }}"
-)
-
-// HostTemplate writes load-balancer.tpl for a test on this host and returns
-// its path. It differs in one line: in the container 127.x.x.x is the load
-// balancer itself and is refused, on the host it is where the tests'
-// replicas listen. Every other check stays, and
-// lbbehaviour's TestTemplateRendersOnlyValidInstances runs the unchanged
-// template.
+// HostTemplate is nginx's load-balancer.tpl for a test on this host: in the
+// container 127.x.x.x is the load balancer itself and is refused, on the
+// host it is where the tests' replicas listen (see EngineTemplate). Every
+// other check stays, and lbbehaviour's TestTemplateRendersOnlyValidInstances
+// runs ProdTemplate.
 func HostTemplate(t testing.TB) string {
 	t.Helper()
-	raw, err := os.ReadFile(ProdTemplate(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Contains(raw, []byte(refusedInContainer)) {
-		t.Fatalf("build/config/lb/nginx/load-balancer.tpl no longer contains %q: update HostTemplate", refusedInContainer)
-	}
-	path := filepath.Join(t.TempDir(), "load-balancer.tpl")
-	if err := os.WriteFile(path, bytes.ReplaceAll(raw, []byte(refusedInContainer), []byte(refusedOnHost)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return EngineTemplate(t, "nginx", Declaration(t), true)
 }
 
 // ProdLoadBalancer is the load balancer container's trio on this host:

@@ -4,7 +4,8 @@
 # node:write on its own node: the agent registers the node in the catalog,
 # keeps it in sync (anti-entropy, coordinates) and, with auto_encrypt, has
 # the servers sign its certificate, which all need node:write. The prefix
-# covers the load balancer's node only, never a hello_server replica's.
+# covers the load balancer's node only, never a replica's of a declared
+# service (no declared node prefix overlaps it, declared-services.sh).
 node_prefix "load-balancer-" {
   policy = "write"
 }

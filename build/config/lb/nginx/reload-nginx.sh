@@ -15,23 +15,23 @@ if ! out=$(nginx -e stderr -t -q -c /etc/lb/nginx/nginx.conf 2>&1); then
     exit 0
 fi
 cp "$live" "$good"
-# Instances load-balancer.tpl left out (no IPv4 address with a port from 1 to
-# 65535), already sanitised by the template; one log line each.
-sed -n 's/^# skipped hello_server instance /reload-nginx: skipped hello_server instance /p' "$live" >&2
-# Only routed servers carry max_fails=; the skipped ones are comments.
-replicas=$(grep -c '^ *server .* max_fails=' "$live")
-# The addresses too, so the log shows which replicas a reload routes to.
-addresses=$(sed -n 's/^ *server \([^ ]*\) max_fails=.*/\1/p' "$live" | tr '\n' ' ' | sed 's/ $//')
+# Declaration lines and instances load-balancer.tpl left out, already
+# sanitised by the template; one log line each.
+sed -n 's/^# skipped /reload-nginx: skipped /p' "$live" >&2
+# Each upstream's "# upstream <service>: N replica(s): A B" comment, as
+# "N <service> replica(s): A B", joined by "; ", so the log shows which
+# replicas a reload routes to.
+replicas=$(sed -n 's/^# upstream \([^:]*\): \([0-9]*\) replica(s): \(.*\)$/\2 \1 replica(s): \3/p' "$live" | awk 'NR > 1 { printf "; " } { printf "%s", $0 }')
 
 if [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
     # A reload starts new workers with the new upstreams; old workers finish
     # the calls in flight. A restart would cut them.
     if nginx -e stderr -s reload -c /etc/lb/nginx/nginx.conf; then
-        echo "reload-nginx: reloaded nginx with $replicas hello_server replica(s): $addresses"
+        echo "reload-nginx: reloaded nginx with $replicas"
     else
         echo "reload-nginx: nginx -s reload failed; nginx keeps its current config" >&2
     fi
 else
-    echo "reload-nginx: nginx is not running yet; it will start with $replicas hello_server replica(s): $addresses"
+    echo "reload-nginx: nginx is not running yet; it will start with $replicas"
 fi
 exit 0
