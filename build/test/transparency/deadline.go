@@ -98,10 +98,15 @@ func ServerDeadlineReset(ctx context.Context, conn *grpc.ClientConn) error {
 	// The real bound, should the server not end the call.
 	callCtx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	// The call's status is not checked: no real client waits past its
-	// deadline for one.
+	// A real client whose own timer fires late (a busy machine) takes the
+	// status the balancer answers after the reset: directly, grpc-go turns
+	// the replica's RST_STREAM (CANCEL) after its deadline into
+	// DeadlineExceeded, and so must the call through a balancer.
 	req := &protos.EchoRequest{RequestId: id, Delay: durationpb.New(busy), IgnoreCancel: true}
-	_, _ = client.Unary(deadlineOnly{callCtx, time.Now().Add(short)}, req)
+	_, callErr := client.Unary(deadlineOnly{callCtx, time.Now().Add(short)}, req)
+	if status.Code(callErr) != codes.DeadlineExceeded {
+		return fmt.Errorf("call the server ended at its %s deadline (RST_STREAM CANCEL, as grpc-go does), as the client saw it: expected DeadlineExceeded, received %v", short, callErr)
+	}
 
 	after, err := replicas(ctx, client, before)
 	if err != nil {
