@@ -59,7 +59,8 @@ func Load(path string) ([]Route, error) {
 // its gRPC services, separated by blanks; "#" starts a comment. It refuses
 // the whole declaration, naming each bad line (file:line), its value and
 // what is accepted, if a name breaks the grammar, a line has no gRPC
-// service or is too long, or a Consul or gRPC service is declared twice.
+// service or is too long, a Consul or gRPC service is declared twice, or a
+// service's node prefix overlaps another's or the deployment's own.
 // The templates instead skip such a line and keep the others, since a load
 // balancer that stops routing everything for one bad line is worse.
 func Parse(r io.Reader, name string) ([]Route, error) {
@@ -94,6 +95,11 @@ func Parse(r io.Reader, name string) ([]Route, error) {
 		case len(route.GRPCServices) == 0:
 			bad("Consul service %q with no gRPC service; accepted: the Consul service, then one or more gRPC services", route.ConsulService)
 		}
+		if consulService.MatchString(route.ConsulService) && consul[route.ConsulService] == 0 {
+			for _, msg := range overlaps(route, routes, consul) {
+				bad("%s", msg)
+			}
+		}
 		consul[route.ConsulService] = lineCount
 		for _, g := range route.GRPCServices {
 			switch {
@@ -116,6 +122,34 @@ func Parse(r io.Reader, name string) ([]Route, error) {
 		return nil, errors.Join(errs...)
 	}
 	return routes, nil
+}
+
+// reservedNodePrefixes are the node prefixes of the deployment's own Consul
+// nodes, which no declared service's replicas may share.
+var reservedNodePrefixes = []string{"load-balancer-", "consul-server-"}
+
+// overlaps explains why route's node prefix may not be declared after the
+// routes before it: the ACLs give a service's agents write access to the
+// nodes named <node prefix>*, and consul-template reads a service's
+// instances on them only, so no prefix may start another (hello beside
+// hello_server would share the hello-server-* nodes). The wording is
+// build/config/consul/declared-services.sh's.
+func overlaps(route Route, before []Route, lines map[string]int) []string {
+	prefix := route.NodePrefix()
+	overlap := func(a, b string) bool { return strings.HasPrefix(a, b) || strings.HasPrefix(b, a) }
+	var msgs []string
+	for _, reserved := range reservedNodePrefixes {
+		if overlap(prefix, reserved) {
+			msgs = append(msgs, fmt.Sprintf("Consul service %q, whose replicas would be the Consul nodes \"%s*\"; accepted: a name whose node prefix (\"-\" for \"_\", then \"-\") neither starts nor is started by \"load-balancer-\" or \"consul-server-\"", route.ConsulService, prefix))
+			break
+		}
+	}
+	for _, other := range before {
+		if overlap(prefix, other.NodePrefix()) {
+			msgs = append(msgs, fmt.Sprintf("Consul service %q, whose replicas would be the Consul nodes \"%s*\", overlapping \"%s*\" of %q on line %d; accepted: node prefixes (\"-\" for \"_\", then \"-\") of which none starts another", route.ConsulService, prefix, other.NodePrefix(), other.ConsulService, lines[other.ConsulService]))
+		}
+	}
+	return msgs
 }
 
 // ConsulServices are the declared Consul services, in the declaration's order.

@@ -51,6 +51,10 @@ func TestParseRefuses(t *testing.T) {
 		{"gRPC service twice", "a p.A\nb p.A\n", `services.conf:2: gRPC service "p.A" is declared on line 1 already`},
 		{"line too long", "a " + strings.Repeat("p.A ", 300) + "\n", `services.conf:1: a line of`},
 		{"empty", "# nothing\n\n", `no Consul service is declared`},
+		{"node prefix starts another", "hello_server p.A\nhello p.B\n", `services.conf:2: Consul service "hello", whose replicas would be the Consul nodes "hello-*", overlapping "hello-server-*" of "hello_server" on line 1`},
+		{"node prefix started by another", "a p.A\na_b p.B\n", `services.conf:2: Consul service "a_b", whose replicas would be the Consul nodes "a-b-*", overlapping "a-*" of "a" on line 1`},
+		{"load balancer's nodes", "load_balancer p.A\n", `services.conf:1: Consul service "load_balancer", whose replicas would be the Consul nodes "load-balancer-*"; accepted: a name whose node prefix`},
+		{"Consul servers' nodes", "consul p.A\n", `services.conf:1: Consul service "consul", whose replicas would be the Consul nodes "consul-*"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			got, err := Parse(strings.NewReader(c.in), "services.conf")

@@ -22,15 +22,11 @@ import (
 // after its file, installed as it is.
 var serviceTemplates = []string{"service-agent.hcl", "service-registrar.hcl", "service-consul-template.hcl"}
 
-// reservedNodePrefixes are the node prefixes of the load balancer and of
-// the Consul servers, which no declared service's may overlap.
-var reservedNodePrefixes = []string{"load-balancer-", "consul-server-"}
-
 // declaredServices is what declared-services.sh answers for the
 // declaration raw, read from a file called name: the declared Consul
-// services, or the first bad line's message. It is build/routes' grammar
-// and the ACLs' own rule: no node prefix overlaps (starts, or is started
-// by) another declared service's or a reserved one.
+// services, or the first bad line's message. It is build/routes' Parse,
+// whose rules (the grammar, and no node prefix that overlaps another
+// declared service's or a reserved one) are the script's.
 func declaredServices(raw, name string) ([]string, error) {
 	rs, err := routes.Parse(strings.NewReader(raw), name)
 	if err != nil {
@@ -38,42 +34,7 @@ func declaredServices(raw, name string) ([]string, error) {
 		first, _, _ := strings.Cut(err.Error(), "\n")
 		return nil, errors.New(first)
 	}
-	if err := checkNodePrefixes(raw, name, rs); err != nil {
-		return nil, err
-	}
 	return routes.ConsulServices(rs), nil
-}
-
-// checkNodePrefixes is declared-services.sh's node prefix rule.
-func checkNodePrefixes(raw, name string, rs []routes.Route) error {
-	overlap := func(a, b string) bool { return strings.HasPrefix(a, b) || strings.HasPrefix(b, a) }
-	for i, r := range rs {
-		p := r.NodePrefix()
-		for _, reserved := range reservedNodePrefixes {
-			if overlap(p, reserved) {
-				return fmt.Errorf(`%s:%d: Consul service %q, whose replicas would be the Consul nodes "%s*"; accepted: a name whose node prefix ("-" for "_", then "-") neither starts nor is started by "load-balancer-" or "consul-server-"`,
-					name, lineOf(raw, r.ConsulService), r.ConsulService, p)
-			}
-		}
-		for _, q := range rs[:i] {
-			if overlap(p, q.NodePrefix()) {
-				return fmt.Errorf(`%s:%d: Consul service %q, whose replicas would be the Consul nodes "%s*", overlapping "%s*" of %q on line %d; accepted: node prefixes ("-" for "_", then "-") of which none starts another`,
-					name, lineOf(raw, r.ConsulService), r.ConsulService, p, q.NodePrefix(), q.ConsulService, lineOf(raw, q.ConsulService))
-			}
-		}
-	}
-	return nil
-}
-
-// lineOf is the number of the line that declares Consul service s.
-func lineOf(raw, s string) int {
-	for i, line := range strings.Split(raw, "\n") {
-		text, _, _ := strings.Cut(line, "#")
-		if f := strings.Fields(text); len(f) > 0 && f[0] == s {
-			return i + 1
-		}
-	}
-	return 0
 }
 
 // dash is a declared service's name with "-" for "_": its policies' and
@@ -81,13 +42,10 @@ func lineOf(raw, s string) int {
 func dash(r routes.Route) string { return strings.TrimSuffix(r.NodePrefix(), "-") }
 
 // mustDeclare is the routes of declaration raw, which the test wants
-// accepted by build/routes and the ACLs' rule alike.
+// accepted.
 func mustDeclare(t *testing.T, raw string) []routes.Route {
 	t.Helper()
 	rs, err := routes.Parse(strings.NewReader(raw), "services.conf")
-	if err == nil {
-		err = checkNodePrefixes(raw, "services.conf", rs)
-	}
 	if err != nil {
 		t.Fatalf("the test's declaration is refused: %v\n%s", err, raw)
 	}
