@@ -101,18 +101,15 @@ scale: scale-setting # @HELP scales a service to N replicas (make scale N=5; SER
 	build/scripts/wait-healthy.sh 120
 
 # SERVICE and N are checked before compose runs, so a wrong one changes
-# nothing. The shell reads them from the environment: make pastes a value
-# into a recipe as text, where quotes or $(...) in it would run. SERVICE
-# must be a Consul service of the declaration (its first word on a line
-# that is not a comment).
+# nothing (build/scripts/scale-setting.sh says what is accepted). The shell
+# reads them from the environment: make pastes a value into a recipe as
+# text, where quotes or $(...) in it would run.
 SERVICE ?= hello_server
 .PHONY: scale-setting
 scale-setting: export SCALE_N = $(value N)
 scale-setting: export SCALE_SERVICE = $(value SERVICE)
 scale-setting:
-	@declared=$$(sed -e 's/#.*//' build/config/services.conf | awk 'NF { printf "%s%s", sep, $$1; sep = ", " }'); \
-	  [[ "$$SCALE_SERVICE" =~ ^[a-z][a-z0-9_]{0,62}$$ && ", $$declared, " == *", $$SCALE_SERVICE, "* ]] || { echo "make scale: SERVICE=\"$$SCALE_SERVICE\" is invalid: accepted is a Consul service that build/config/services.conf declares: $$declared"; exit 2; }
-	@[[ "$$SCALE_N" =~ ^(0|[1-9][0-9]*)$$ ]] || { echo "make scale: N=\"$$SCALE_N\" is invalid: accepted is a whole number from 0 up (make scale N=5)"; exit 2; }
+	@build/scripts/scale-setting.sh "make scale" "$$SCALE_SERVICE" "$$SCALE_N" 0
 
 .PHONY: logs
 logs: # @HELP follows the logs of every service
@@ -130,8 +127,10 @@ swarm-up: images secrets # @HELP deploys the stack on this swarm (makes a single
 	build/swarm/swarm.sh up
 
 .PHONY: swarm-scale
-swarm-scale: # @HELP scales the stack's hello_server to N replicas (make swarm-scale N=5)
-	build/swarm/swarm.sh scale $(N)
+swarm-scale: export SCALE_N = $(value N)
+swarm-scale: export SCALE_SERVICE = $(value SERVICE)
+swarm-scale: # @HELP scales a service of the stack to N replicas (make swarm-scale N=5; SERVICE=hello_server, or another of build/config/services.conf)
+	@build/swarm/swarm.sh scale "$$SCALE_N" "$$SCALE_SERVICE"
 
 .PHONY: swarm-down
 swarm-down: # @HELP removes the stack and its volumes, and leaves a swarm that swarm-up made; keeps the secrets

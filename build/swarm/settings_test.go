@@ -9,13 +9,20 @@ package swarm
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/grpc-lb/nginx-consul/build/routes"
 	"github.com/grpc-lb/nginx-consul/build/test/testenv"
 )
 
 func TestSwarmScriptRefusesBadSettings(t *testing.T) {
+	declaration, err := routes.Load(filepath.Join(testenv.RepoRoot(t), "build", "config", "services.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	declared := strings.Join(routes.ConsulServices(declaration), ", ")
 	for _, c := range []struct {
 		env  []string
 		args []string
@@ -24,9 +31,12 @@ func TestSwarmScriptRefusesBadSettings(t *testing.T) {
 		{[]string{"REPLICAS=0"}, []string{"up"}, `REPLICAS="0" is invalid: accepted is a whole number from 1 to 9999`},
 		{[]string{"REPLICAS=two"}, []string{"up"}, `REPLICAS="two" is invalid`},
 		{[]string{"SWARM_STACK=Grpc LB"}, []string{"up"}, `SWARM_STACK="Grpc LB" is invalid: accepted is lower-case letters, digits, - and _`},
-		{nil, []string{"scale"}, `N="" is invalid: accepted is a whole number from 1 to 9999`},
+		{nil, []string{"scale"}, `swarm: N="" is invalid: accepted is a whole number from 1 up (N=5: five replicas)`},
 		{nil, []string{"scale", "-1"}, `N="-1" is invalid`},
-		{nil, []string{"rollout"}, "usage: swarm.sh up | scale N | down | ui"},
+		{nil, []string{"scale", "0"}, `N="0" is invalid`},
+		{nil, []string{"scale", "2", "no_such_service"}, `swarm: SERVICE="no_such_service" is invalid: accepted is a Consul service that build/config/services.conf declares: ` + declared},
+		{nil, []string{"scale", "2", "hello-server"}, `SERVICE="hello-server" is invalid`},
+		{nil, []string{"rollout"}, "usage: swarm.sh up | scale N [SERVICE] | down | ui"},
 	} {
 		testenv.RequireRefused(t, c.env, "build/swarm/swarm.sh", c.args, c.want)
 	}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The deployment on Docker Swarm (README, More than one host):
 #   swarm.sh up        deploy the stack (docker-compose.yaml + build/swarm/stack.yaml)
-#   swarm.sh scale N   run N hello_server replicas
+#   swarm.sh scale N [SERVICE]  run N replicas of SERVICE (hello_server), a
+#                      Consul service of build/config/services.conf
 #   swarm.sh down      remove the stack, its volumes, and a swarm that `up` made
 #   swarm.sh ui        forward the Consul UI to this node's 127.0.0.1:8500
 # make swarm-up / swarm-scale / swarm-down / swarm-ui run it.
@@ -115,25 +116,27 @@ wait_converged() {
 
 # This node's load balancer (a global service: one per node) routes to
 # exactly $1 replicas: its /upstream lists the servers its running config has.
+# wait_routed SERVICE N SECONDS: until this node's load balancer routes to
+# N replicas of Consul service SERVICE (its /upstream/SERVICE lists them).
 wait_routed() {
-  local want=$1 deadline=$((SECONDS + $2)) lb upstream=""
+  local service=$1 want=$2 deadline=$((SECONDS + $3)) lb upstream=""
   while :; do
     lb="$(docker ps -q --filter "label=com.docker.swarm.service.name=${stack}_load-balancer" | head -n 1)"
     if [[ -n "$lb" ]]; then
-      upstream="$(docker exec "$lb" wget -q -T 2 -O - http://127.0.0.1:8080/upstream 2>/dev/null || true)"
-      if (($(grep -o ':7777' <<<"$upstream" | wc -l) == want)); then
-        say "this node's load balancer routes to $want replicas: $upstream"
+      upstream="$(docker exec "$lb" wget -q -T 2 -O - "http://127.0.0.1:8080/upstream/$service" 2>/dev/null || true)"
+      if (($(wc -w <<<"$upstream") == want)); then
+        say "this node's load balancer routes to $want $service replicas: $upstream"
         return 0
       fi
     fi
     if ((SECONDS >= deadline)); then
-      fail "this node's load balancer does not route to $want replicas after $2 s (it routes: ${upstream:-nothing})"
+      fail "this node's load balancer does not route to $want $service replicas after $3 s (it routes: ${upstream:-nothing})"
     fi
     sleep 1
   done
 }
 
-replicas() { docker service inspect --format '{{.Spec.Mode.Replicated.Replicas}}' "${stack}_hello_server"; }
+replicas() { docker service inspect --format '{{.Spec.Mode.Replicated.Replicas}}' "${stack}_$1"; }
 
 up() {
   positive_int REPLICAS "${REPLICAS:=2}"
@@ -146,15 +149,16 @@ up() {
   docker stack deploy --resolve-image never --prune \
     -c docker-compose.yaml -c build/swarm/stack.yaml "$stack"
   wait_converged 240
-  wait_routed "$(replicas)" 60
+  wait_routed hello_server "$(replicas hello_server)" 60
   say "up: go run ./grpc_client -port=5000 calls through this node's load balancer"
 }
 
 scale() {
-  positive_int N "${1:-}"
-  docker service scale --detach "${stack}_hello_server=$1" >/dev/null
+  local n=$1 service=${2:-hello_server}
+  build/scripts/scale-setting.sh swarm "$service" "$n" 1
+  docker service scale --detach "${stack}_$service=$n" >/dev/null
   wait_converged 180
-  wait_routed "$1" 60
+  wait_routed "$service" "$n" 60
 }
 
 down() {
@@ -207,8 +211,8 @@ ui() {
 
 case "${1:-}" in
   up) up ;;
-  scale) scale "${2:-}" ;;
+  scale) scale "${2:-}" "${3:-}" ;;
   down) down ;;
   ui) ui ;;
-  *) fail "usage: swarm.sh up | scale N | down | ui" 2 ;;
+  *) fail "usage: swarm.sh up | scale N [SERVICE] | down | ui" 2 ;;
 esac
