@@ -59,14 +59,18 @@ type Bench struct {
 	// connections to them (haproxy.cfg without tune.h2.be.max-concurrent-streams
 	// 1, as before issue #19), measured in the same rounds.
 	HAProxyMultiplexed []*Path
-	FirstRouted        map[string][]time.Duration // per engine: server listening -> first routed call, per scale-up
-	RoutingSteps       map[string][]RoutingSteps  // the same scale-ups, step by step
-	ScaleLoad          loadclient.Summary
-	ScaleEvents        []ScaleEvent // when each scale command started, for the plot
-	GhzScale           map[string]GhzScale
-	Memory             []ContainerMemory
-	ImageSizes         map[string]int64
-	Started            time.Time
+	// Routes is each engine -> 1 replica with the deployment's declaration
+	// of routes and with IdleServices more Consul services declared, in
+	// rounds of their own.
+	Routes       []*Path
+	FirstRouted  map[string][]time.Duration // per engine: server listening -> first routed call, per scale-up
+	RoutingSteps map[string][]RoutingSteps  // the same scale-ups, step by step
+	ScaleLoad    loadclient.Summary
+	ScaleEvents  []ScaleEvent // when each scale command started, for the plot
+	GhzScale     map[string]GhzScale
+	Memory       []ContainerMemory
+	ImageSizes   map[string]int64
+	Started      time.Time
 }
 
 // ScaleEvent marks a scale command on the plot.
@@ -115,6 +119,7 @@ func (b *Bench) steps() []step {
 	return []step{
 		{"memory", "idle memory and image sizes", b.measureMemory},
 		{"paths", "throughput: direct, nginx and HAProxy -> 1 and -> 3, at 50 and 200 in flight; nginx before issue #10", b.measurePaths},
+		{"routes", fmt.Sprintf("throughput: each engine -> 1 replica with 1 routed service against %d (%d idle)", 1+IdleServices, IdleServices), b.measureRoutes},
 		{"first-routed", "time from listening to first routed call, per engine", b.measureFirstRouted},
 		{"scale-load", "failed calls while scaling 2 -> 5 -> 2 under load (grpc_client, nginx)", b.measureScaleLoad},
 		{"ghz-scale", "failed calls per reload while scaling 2 -> 5 -> 2 -> 5 under ghz, per engine", b.measureGhzScale},

@@ -62,6 +62,20 @@ func (b *Bench) Markdown() string {
 	} {
 		fmt.Fprintf(&w, "| %s | %s | %s |\n", r.what, r.f(50), r.f(200))
 	}
+	if len(b.Routes) > 0 {
+		fmt.Fprintf(&w, "\nRouting by gRPC service: each engine -> 1 replica with the deployment's declaration (1 Consul service) and with %d more Consul services declared, each with its own gRPC service and upstream and no instance (idle), in rounds of their own (order swapped each round), medians:\n\n", IdleServices)
+		fmt.Fprintf(&w, "| engine, in flight | calls/s, 1 routed service | calls/s, %d | %d / 1 (calls/s) | LB µs/call, 1 | LB µs/call, %d | per round, 1 | per round, %d |\n|---|---|---|---|---|---|---|---|\n", 1+IdleServices, 1+IdleServices, 1+IdleServices, 1+IdleServices)
+		for _, e := range Engines {
+			for _, c := range Concurrencies {
+				one, many := b.findRoutes(e, 1, c), b.findRoutes(e, 1+IdleServices, c)
+				if one == nil || many == nil {
+					continue
+				}
+				fmt.Fprintf(&w, "| %s, %d | %.0f | %.0f | %s | %.1f | %.1f | %s | %s |\n", e, c, b.rate(one), b.rate(many), ratio(b.rate(many), b.rate(one)),
+					b.lbCPU(one), b.lbCPU(many), perRound(one), perRound(many))
+			}
+		}
+	}
 	fmt.Fprintf(&w, "\n| measure | nginx | HAProxy |\n|---|---|---|\n")
 	perEngine := func(f func(e string) string) string { return f("nginx") + " | " + f("haproxy") }
 	fmt.Fprintf(&w, "| new replica: server listening -> first routed call, p50 | %s |\n", perEngine(func(e string) string {
@@ -129,6 +143,27 @@ func (b *Bench) find(engine string, n, c int) *Path {
 		}
 	}
 	return nil
+}
+
+// findRoutes is the routes step's path through engine with services
+// routed, at c in flight (nil if none).
+func (b *Bench) findRoutes(engine string, services, c int) *Path {
+	name := fmt.Sprintf("client -> %s -> 1 replica, %d routed service(s)", engine, services)
+	for _, p := range b.Routes {
+		if p.Name == name && p.Concurrency == c {
+			return p
+		}
+	}
+	return nil
+}
+
+// perRound is p's calls/s in each round, comma-separated.
+func perRound(p *Path) string {
+	var rs []string
+	for _, r := range p.Runs {
+		rs = append(rs, fmt.Sprintf("%.0f", r.CallsPerSecond))
+	}
+	return strings.Join(rs, ", ")
 }
 
 // findBefore is nginx -> 3 with the settings before #10, at c in flight.
