@@ -22,14 +22,21 @@ import (
 // until it reports SERVING.
 func startServer(t *testing.T, args ...string) (*testenv.Process, string, *grpc.ClientConn) {
 	t.Helper()
+	return startProgram(t, "./grpc_server", args...)
+}
+
+// startProgram runs the command built from pkg on a free port and waits
+// until it reports SERVING.
+func startProgram(t *testing.T, pkg string, args ...string) (*testenv.Process, string, *grpc.ClientConn) {
+	t.Helper()
 	port := strconv.Itoa(testenv.FreePort(t))
-	p := testenv.Start(t, nil, testenv.Binary(t, "./grpc_server"), append([]string{"-port=" + port}, args...)...)
+	p := testenv.Start(t, nil, testenv.Binary(t, pkg), append([]string{"-port=" + port}, args...)...)
 	addr := net.JoinHostPort("127.0.0.1", port)
 	// Wait for the port first: a gRPC connection that failed early would
 	// back off for a second before trying again.
-	testenv.Eventually(t, 10*time.Second, "grpc_server listens on "+addr, func() error {
+	testenv.Eventually(t, 10*time.Second, pkg+" listens on "+addr, func() error {
 		if p.Exited() {
-			t.Fatalf("grpc_server exited early; output:\n%s", p.Output())
+			t.Fatalf("%s exited early; output:\n%s", pkg, p.Output())
 		}
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err != nil {
@@ -38,7 +45,7 @@ func startServer(t *testing.T, args ...string) (*testenv.Process, string, *grpc.
 		return c.Close()
 	})
 	conn := testenv.Dial(t, addr)
-	testenv.Eventually(t, 10*time.Second, "grpc_server reports SERVING", func() error {
+	testenv.Eventually(t, 10*time.Second, pkg+" reports SERVING", func() error {
 		return wantHealth(conn, "", healthpb.HealthCheckResponse_SERVING)
 	})
 	return p, addr, conn

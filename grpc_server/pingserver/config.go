@@ -21,7 +21,25 @@ type Config struct {
 	Echo bool
 	// FlowControl is FlowControlStatic or FlowControlDynamic.
 	FlowControl string
+	// EchoOnly serves protos.Echo and not protos.Ping: echo_server, the
+	// deployment's second service (EchoServer).
+	EchoOnly bool
 }
+
+// Program is one of the commands built on this package: its name (in logs
+// and errors) and what it serves.
+type Program struct {
+	Name string
+	// EchoOnly: protos.Echo always, protos.Ping never, and no -echo flag.
+	EchoOnly bool
+}
+
+// The commands: grpc_server (hello_server's Ping) and echo_server (the
+// worked example of a second service behind the load balancer).
+var (
+	PingServer = Program{Name: "grpc_server"}
+	EchoServer = Program{Name: "echo_server", EchoOnly: true}
+)
 
 // The -flow-control values. grpc-go's dynamic flow control estimates the
 // bandwidth-delay product with a PING on every data frame it receives while
@@ -46,27 +64,36 @@ const (
 // in well under a second. Three seconds leaves room on a loaded machine.
 const DefaultDrainPeriod = 3 * time.Second
 
-// ParseConfig parses and validates the flags. Errors name the flag, the value
-// and what is accepted.
+// ParseConfig parses and validates grpc_server's flags. Errors name the
+// flag, the value and what is accepted.
 func ParseConfig(args []string, stderr io.Writer) (Config, error) {
-	var cfg Config
-	fs := flag.NewFlagSet("grpc_server", flag.ContinueOnError)
+	return PingServer.ParseConfig(args, stderr)
+}
+
+// ParseConfig parses and validates the program's flags.
+func (p Program) ParseConfig(args []string, stderr io.Writer) (Config, error) {
+	cfg := Config{Echo: p.EchoOnly, EchoOnly: p.EchoOnly}
+	fs := flag.NewFlagSet(p.Name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	portflag.Var(fs, &cfg.Port, "port", 7777, "TCP `port` to listen on, on all interfaces (1-65535)")
 	fs.DurationVar(&cfg.DrainPeriod, "drain", DefaultDrainPeriod,
 		"on SIGTERM, how long to keep serving while reporting NOT_SERVING, so load balancers stop routing here first (0s-5m)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second,
 		"after the drain period, how long calls in flight may take before they are cut (1ms-10m)")
-	fs.BoolVar(&cfg.LogCalls, "log-calls", false, "log every SayHello call")
-	fs.BoolVar(&cfg.Echo, "echo", false,
-		"also serve protos.Echo, the test service the end-to-end suite uses to check the load balancer is transparent")
+	if p.EchoOnly {
+		fs.BoolVar(&cfg.LogCalls, "log-calls", false, "log every call")
+	} else {
+		fs.BoolVar(&cfg.LogCalls, "log-calls", false, "log every SayHello call")
+		fs.BoolVar(&cfg.Echo, "echo", false,
+			"also serve protos.Echo, the test service the host tests use to check the load balancer is transparent")
+	}
 	fs.StringVar(&cfg.FlowControl, "flow-control", FlowControlStatic,
 		"HTTP/2 flow control: static (1 MiB per call, 16 MiB per connection; no PING or WINDOW_UPDATE per call) or dynamic (grpc-go's bandwidth estimator)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
 	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected argument %q: grpc_server takes flags only", fs.Arg(0))
+		return cfg, fmt.Errorf("unexpected argument %q: %s takes flags only", fs.Arg(0), p.Name)
 	}
 	return cfg, cfg.Validate()
 }

@@ -70,7 +70,7 @@ func TestParseConfigEcho(t *testing.T) {
 	}
 	var help bytes.Buffer
 	_, _ = pingserver.ParseConfig([]string{"-h"}, &help)
-	want := "also serve protos.Echo, the test service the end-to-end suite uses to check the load balancer is transparent"
+	want := "also serve protos.Echo, the test service the host tests use to check the load balancer is transparent"
 	if !strings.Contains(help.String(), want) {
 		t.Errorf("-h output lacks %q; got:\n%s", want, help.String())
 	}

@@ -22,15 +22,20 @@ const (
 	ExitUsage  = 2
 )
 
-// Main runs the server until SIGTERM or SIGINT and returns the exit code.
+// Main runs grpc_server until SIGTERM or SIGINT and returns the exit code.
 func Main(args []string, stderr io.Writer) int {
-	logger := log.New(stderr, "grpc_server: ", log.LstdFlags|log.Lmicroseconds)
-	cfg, err := ParseConfig(args, stderr)
+	return PingServer.Main(args, stderr)
+}
+
+// Main runs the program until SIGTERM or SIGINT and returns the exit code.
+func (p Program) Main(args []string, stderr io.Writer) int {
+	logger := log.New(stderr, p.Name+": ", log.LstdFlags|log.Lmicroseconds)
+	cfg, err := p.ParseConfig(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return ExitOK
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "grpc_server: %v\n", err)
+		fmt.Fprintf(stderr, "%s: %v\n", p.Name, err)
 		return ExitUsage
 	}
 	hostname, err := os.Hostname()

@@ -13,8 +13,8 @@ import (
 	"github.com/grpc-lb/nginx-consul/protos"
 )
 
-// Server is a gRPC server with the Ping service, health and reflection, and
-// the Echo test service with -echo.
+// Server is a gRPC server with health and reflection and the Ping service,
+// the Echo service too with -echo; or, for echo_server, Echo alone.
 type Server struct {
 	GRPC   *grpc.Server
 	Health *health.Server
@@ -30,8 +30,8 @@ const EchoMaxMsgSize = 16 << 20
 // New builds the server. opts are passed to grpc.NewServer (tests add an
 // unknown-service handler to get slow calls).
 func New(cfg Config, hostname string, logf func(string, ...any), opts ...grpc.ServerOption) *Server {
-	if cfg.Echo {
-		// Only with -echo: production keeps grpc-go's limits. opts come
+	if cfg.Echo || cfg.EchoOnly {
+		// Only with protos.Echo: production keeps grpc-go's limits. opts come
 		// after, so a caller's own limits win.
 		opts = append([]grpc.ServerOption{grpc.MaxRecvMsgSize(EchoMaxMsgSize), grpc.MaxSendMsgSize(EchoMaxMsgSize)}, opts...)
 	}
@@ -41,15 +41,17 @@ func New(cfg Config, hostname string, logf func(string, ...any), opts ...grpc.Se
 		opts = append([]grpc.ServerOption{grpc.StaticStreamWindowSize(StaticStreamWindow), grpc.StaticConnWindowSize(StaticConnWindow)}, opts...)
 	}
 	s := &Server{GRPC: grpc.NewServer(opts...), Health: health.NewServer(), cfg: cfg, logf: logf}
-	protos.RegisterPingServer(s.GRPC, &Ping{Hostname: hostname, LogCalls: cfg.LogCalls})
 	healthpb.RegisterHealthServer(s.GRPC, s.Health)
 	reflection.Register(s.GRPC)
 	s.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	s.Health.SetServingStatus(protos.Ping_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
-	if cfg.Echo {
+	if !cfg.EchoOnly {
+		protos.RegisterPingServer(s.GRPC, &Ping{Hostname: hostname, LogCalls: cfg.LogCalls})
+		s.Health.SetServingStatus(protos.Ping_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	}
+	if cfg.Echo || cfg.EchoOnly {
 		protos.RegisterEchoServer(s.GRPC, NewEcho(hostname))
 		s.Health.SetServingStatus(protos.Echo_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
-		logf("serving protos.Echo too (-echo), with messages up to %d bytes", EchoMaxMsgSize)
+		logf("serving protos.Echo, with messages up to %d bytes", EchoMaxMsgSize)
 	}
 	return s
 }
