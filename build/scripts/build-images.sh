@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the deployment's images in order: the project's programs (compiled
 # once, for the images to copy), the shared base (which the Consul servers
-# also run), then hello_server and load-balancer on top of it.
+# also run), then hello_server, echo_server and load-balancer on top of it.
 set -o errexit -o nounset -o pipefail
 cd "$(dirname "$0")/../.."
 
@@ -52,5 +52,6 @@ build() {
 build Dockerfile.programs "grpc-lb/programs:$TAG"
 build Dockerfile "grpc-lb/base:$TAG"
 build Dockerfile.grpc "grpc-lb/hello-server:$TAG"
+build Dockerfile.echo "grpc-lb/echo-server:$TAG"
 build Dockerfile.lb "grpc-lb/load-balancer:$TAG"
 echo "build-images: all images built in $((SECONDS - start)) s"

@@ -40,6 +40,7 @@ func TestRepositoryPrograms(t *testing.T) {
 		"consul-agent":    {RepoProgramsDir + "/consul-agent.conf", "", "TERM", 6 * time.Second, false, 10},
 		"consul-template": {RepoProgramsDir + "/consul-template.conf", "", "INT", 3 * time.Second, false, 40},
 		"grpc-server":     {RepoProgramsDir + "/grpc-server.conf", "", "TERM", 15 * time.Second, false, 30},
+		"echo-server":     {RepoProgramsDir + "/echo-server.conf", "", "TERM", 15 * time.Second, false, 30},
 		"registrar":       {RepoProgramsDir + "/registrar.conf", "", "TERM", 3 * time.Second, false, 50},
 		"haproxy":         {RepoEnginesDir + "/haproxy/supervisord.conf", "haproxy", "USR1", 11 * time.Second, true, 30},
 		"nginx":           {RepoEnginesDir + "/nginx/supervisord.conf", "nginx", "QUIT", 11 * time.Second, true, 30},

@@ -14,14 +14,14 @@
 #                       ssh://node2), where `up` loads the images: no registry needed
 #   SWARM_ADVERTISE_ADDR  the address `up` gives `docker swarm init` when this
 #                       engine is in no swarm (127.0.0.1: a swarm of this node alone)
-#   REPLICAS            hello_server replicas at `up` (2)
+#   REPLICAS            hello_server replicas at `up` (2; echo_server: 1)
 set -o errexit -o nounset -o pipefail
 cd "$(dirname "$0")/../.."
 
 stack=${SWARM_STACK:-grpclb-swarm}
 # The swarm this script made, by node ID: `down` leaves only that one.
 made_marker=.swarm-made-by-grpclb
-images=(grpc-lb/base grpc-lb/hello-server grpc-lb/load-balancer)
+images=(grpc-lb/base grpc-lb/hello-server grpc-lb/echo-server grpc-lb/load-balancer)
 tag=${TAG:-latest}
 say() { echo "swarm: $*"; }
 fail() { echo "swarm: $*" >&2; exit "${2:-1}"; }
@@ -149,7 +149,10 @@ up() {
   docker stack deploy --resolve-image never --prune \
     -c docker-compose.yaml -c build/swarm/stack.yaml "$stack"
   wait_converged 240
-  wait_routed hello_server "$(replicas hello_server)" 60
+  local service
+  for service in $(build/config/consul/declared-services.sh build/config/services.conf); do
+    wait_routed "$service" "$(replicas "$service")" 60
+  done
   say "up: go run ./grpc_client -port=5000 calls through this node's load balancer"
 }
 

@@ -138,12 +138,12 @@ func created(out string) []string {
 // service declared since, leaving the others' tokens as they were.
 func TestBootstrapFollowsTheDeclaration(t *testing.T) {
 	t.Parallel()
-	d := newDeployment(t, "")
+	d := newDeployment(t, oneService)
 	d.requireSecrets(t)
 	c := testenv.StartConsul(t, testenv.EnableACLs(d.tokenFile(t, "management", "secret")))
 
 	out := d.requireBootstrap(t, c.HTTPAddr)
-	repo := mustDeclare(t, readRepoFile(t, testenv.DeclarationFile))
+	repo := mustDeclare(t, oneService)
 	wantCreated := []string{"policy consul-template", "policy load-balancer-agent", "policy load-balancer-registrar", "policy ui-read",
 		"token consul-server-1-agent", "token consul-server-2-agent", "token consul-server-3-agent",
 		"token consul-template", "token load-balancer-agent", "token load-balancer-registrar", "token ui"}
@@ -159,7 +159,7 @@ func TestBootstrapFollowsTheDeclaration(t *testing.T) {
 	// For hello_server, the names of before the declaration.
 	for _, name := range []string{"hello-server-agent", "hello-server-registrar"} {
 		if _, ok := first.policies[name]; !ok {
-			t.Errorf("no policy %s for the repository's hello_server", name)
+			t.Errorf("no policy %s for hello_server", name)
 		}
 	}
 

@@ -117,8 +117,13 @@ func expectedTokens(rs []routes.Route) []tokenSpec {
 	)
 }
 
+// oneService declares hello_server alone: the tests that add a service
+// start from it (the repository's declaration has echo_server already).
+const oneService = `hello_server protos.Ping grpc.health.v1.Health
+`
+
 // twoServices declares hello_server and a second Consul service,
-// echo_server, as the next step of the issue will.
+// echo_server, as the repository does.
 const twoServices = `# hello_server and echo_server (build/test/consulacl)
 hello_server protos.Ping grpc.health.v1.Health
 echo_server protos.Echo

@@ -165,7 +165,7 @@ func TestSecretsFollowTheDeclaration(t *testing.T) {
 		t.Errorf("secrets.sh with a bad declaration wrote %v", slices.Sorted(maps.Keys(tree)))
 	}
 
-	d.declare(t, readRepoFile(t, "build/config/services.conf"))
+	d.declare(t, oneService)
 	out = d.requireSecrets(t)
 	if !strings.Contains(out, "secrets: made a new set in .secrets/ (gossip key, CA and server certificates, 10 tokens; declared services: hello_server)") {
 		t.Errorf("secrets.sh's first run says %q", out)

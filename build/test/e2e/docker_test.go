@@ -76,9 +76,16 @@ func firstLogWhere(t *testing.T, lines []LogLine, what string, matches func(stri
 // waitReplicas waits until n hello_server containers are running and healthy.
 func (d *Deployment) waitReplicas(t *testing.T, n int) []string {
 	t.Helper()
+	return d.waitServiceReplicas(t, "hello_server", n)
+}
+
+// waitServiceReplicas waits until n containers of the compose service are
+// running and healthy, and returns their hostnames.
+func (d *Deployment) waitServiceReplicas(t *testing.T, service string, n int) []string {
+	t.Helper()
 	var hosts []string
-	eventually(t, 2*time.Minute, fmt.Sprintf("%d healthy hello_server containers", n), func() error {
-		ids := d.ContainerIDs("hello_server")
+	eventually(t, 2*time.Minute, fmt.Sprintf("%d healthy %s containers", n, service), func() error {
+		ids := d.ContainerIDs(service)
 		if len(ids) == 0 && n == 0 {
 			hosts = nil
 			return nil
@@ -96,7 +103,7 @@ func (d *Deployment) waitReplicas(t *testing.T, n int) []string {
 			}
 		}
 		if len(hosts) != n {
-			return fmt.Errorf("healthy hello_server containers: expected %d, received %d (%s)", n, len(hosts), strings.TrimSpace(out))
+			return fmt.Errorf("healthy %s containers: expected %d, received %d (%s)", service, n, len(hosts), strings.TrimSpace(out))
 		}
 		return nil
 	})
@@ -106,10 +113,17 @@ func (d *Deployment) waitReplicas(t *testing.T, n int) []string {
 // ScaleTo scales hello_server alone to n and waits for n healthy replicas.
 func (d *Deployment) ScaleTo(t *testing.T, n int) []string {
 	t.Helper()
-	// Only hello_server, and not its dependencies: a plain `up` would also
+	return d.ScaleServiceTo(t, "hello_server", n)
+}
+
+// ScaleServiceTo scales the compose service alone to n and waits for n
+// healthy replicas.
+func (d *Deployment) ScaleServiceTo(t *testing.T, service string, n int) []string {
+	t.Helper()
+	// Only this service, and not its dependencies: a plain `up` would also
 	// start a Consul server or load balancer that a scenario stopped.
-	d.Compose(10*time.Minute, "up", "-d", "--no-deps", "--no-recreate", "--scale", fmt.Sprintf("hello_server=%d", n), "hello_server")
-	return d.waitReplicas(t, n)
+	d.Compose(10*time.Minute, "up", "-d", "--no-deps", "--no-recreate", "--scale", fmt.Sprintf("%s=%d", service, n), service)
+	return d.waitServiceReplicas(t, service, n)
 }
 
 // routedTo waits until calls through :5000 reach every one of hosts.

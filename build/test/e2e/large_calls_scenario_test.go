@@ -15,27 +15,34 @@ import (
 // which TestResilience's replicas run: what users put behind the engines.
 const defaultFlowControl = "dynamic"
 
-// requireFlowControl fails unless every replica's grpc_server runs with
-// -flow-control=mode.
+// requireFlowControl fails unless every replica's server, grpc_server in
+// hello_server and echo_server in echo_server, runs with -flow-control=mode.
 func (d *Deployment) requireFlowControl(t *testing.T, mode string) {
 	t.Helper()
-	prefix := "/usr/local/bin/grpc_server -port=7777 -drain=3s -shutdown-timeout=10s -echo=true -flow-control=" + mode + " "
-	for _, id := range d.ContainerIDs("hello_server") {
-		if len(d.processes(id, prefix)) != 1 {
-			t.Fatalf("replica %s: expected one process %q, found none", id, prefix)
+	for service, server := range map[string]string{"hello_server": "grpc_server", echoService: "echo_server"} {
+		prefix := "/usr/local/bin/" + server + " -port=7777 -drain=3s -shutdown-timeout=10s -flow-control=" + mode + " "
+		ids := d.ContainerIDs(service)
+		if len(ids) == 0 {
+			t.Fatalf("no %s container", service)
+		}
+		for _, id := range ids {
+			if len(d.processes(id, prefix)) != 1 {
+				t.Fatalf("%s replica %s: expected one process %q, found none", service, id, prefix)
+			}
 		}
 	}
 }
 
 // largeCallsAfterScaling is issue #19's reproduction, run after the scaling
 // scenarios under load: on one client connection, six runs of 2,000 large
-// unary calls (the interop soak's sizes) from 4 threads to one replica in
+// unary calls (the interop soak's sizes) from 4 threads to one replica (of
+// echo_server, which serves protos.Echo) in
 // grpc-go's default flow control, each call OK within a second; large
 // streams of each kind; then streams stuck in the balancer (a client that
 // stops reading, a replica that stops reading) and calls canceled mid-call
 // must hold no other call.
 func largeCallsAfterScaling(t *testing.T, d *Deployment) {
-	d.routedTo(t, time.Minute, d.ScaleTo(t, 1))
+	d.echoRoutedTo(t, time.Minute, d.ScaleServiceTo(t, echoService, 1))
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	conn, err := transparency.Dial(lbAddr)
@@ -74,5 +81,4 @@ func largeCallsAfterScaling(t *testing.T, d *Deployment) {
 	} else {
 		fmt.Println("canceled calls: the same client's next 10 large calls each passed within 1 s")
 	}
-	d.routedTo(t, time.Minute, d.ScaleTo(t, 3))
 }

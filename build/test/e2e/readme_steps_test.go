@@ -3,10 +3,12 @@
 package e2e
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -93,8 +95,8 @@ func followREADME(t *testing.T, c compose.Command) {
 			agents++
 		}
 	}
-	if servers != 3 || agents != 2 {
-		t.Fatalf("alive members: expected 3 servers and 2 agents (hello_server, load-balancer), received %d and %d", servers, agents)
+	if servers != 3 || agents != 3 {
+		t.Fatalf("alive members: expected 3 servers and 3 agents (hello_server, echo_server, load-balancer), received %d and %d", servers, agents)
 	}
 	eventually(t, 30*time.Second, "hello_server passing in Consul", func() error {
 		got, err := passingHostnames(consul, "hello_server")
@@ -164,6 +166,33 @@ func followREADME(t *testing.T, c compose.Command) {
 		}
 		return nil
 	})
+
+	d.Step("5a: Add your own service, as echo_server: docker compose build echo_server && make up; make scale SERVICE=echo_server N=3; grpcurl's Echo calls reach the 3 echo_server replicas, Ping calls only hello_server's")
+	d.Compose(10*time.Minute, "build", echoService)
+	d.mustRun(10*time.Minute, "make", "up")
+	d.mustRun(5*time.Minute, "make", "scale", "SERVICE="+echoService, "N=3")
+	echoHosts := d.waitServiceReplicas(t, echoService, 3)
+	answered := map[string]int{}
+	eventually(t, 60*time.Second, "grpcurl's Echo calls reach all 3 echo_server replicas", func() error {
+		for range 15 {
+			host, err := d.grpcurlEcho()
+			if err != nil {
+				return err
+			}
+			if !slices.Contains(echoHosts, host) {
+				t.Fatalf("an Echo call through :5000 was answered by %q, not an echo_server replica %v", host, echoHosts)
+			}
+			answered[host]++
+		}
+		if len(answered) != 3 {
+			return fmt.Errorf("answered by %v, expected all of %v", answered, echoHosts)
+		}
+		return nil
+	})
+	fmt.Printf("grpcurl protos.Echo/Unary through :5000: answered by %v\n", answered)
+	if s := d.Load(2*time.Minute, "-n=200", "-c=10"); spreadOver(s, hosts, 200, 0) != nil {
+		t.Fatalf("Ping calls with echo_server scaled to 3: %v", spreadOver(s, hosts, 200, 0))
+	}
 
 	d.Step("5b: the engine: LB_ENGINE=haproxy compose up -d serves through HAProxy; LB_ENGINE=envoy make up is refused; compose up -d is nginx again")
 	d.switchEngine(t, "haproxy")
@@ -268,6 +297,23 @@ func scale(t *testing.T, d *Deployment, n int) {
 		return nil
 	})
 	d.mustRun(3*time.Minute, "build/scripts/wait-healthy.sh", "120")
+}
+
+// grpcurlEcho makes the README's grpcurl call of protos.Echo/Unary through
+// :5000 and returns the hostname of the replica that answered.
+func (d *Deployment) grpcurlEcho() (string, error) {
+	out, err := d.run(30*time.Second, filepath.Join(d.root, "bin", "grpcurl"), "-plaintext", "-import-path", "protos", "-proto", "echo.proto",
+		"-d", `{"request_id":"1"}`, lbAddr, "protos.Echo/Unary")
+	if err != nil {
+		return "", fmt.Errorf("grpcurl protos.Echo/Unary: %v: %s", err, out)
+	}
+	var reply struct {
+		Hostname string `json:"hostname"`
+	}
+	if err := json.Unmarshal([]byte(out), &reply); err != nil || reply.Hostname == "" {
+		return "", fmt.Errorf("grpcurl protos.Echo/Unary: no hostname in %q (%v)", out, err)
+	}
+	return reply.Hostname, nil
 }
 
 func sortedCopy(s []string) []string {

@@ -24,10 +24,9 @@ func TestResilience(t *testing.T) {
 
 // resilience brings d up, runs every scenario against it and tears it down.
 func resilience(t *testing.T, d *Deployment) {
-	// The replicas also serve protos.Echo, the transparency checks' service,
-	// with grpc-go's default flow control, as a stock server (TestREADME
-	// runs the project's default).
-	t.Setenv("GRPC_SERVER_ECHO", "true")
+	// The replicas of both services (echo_server's protos.Echo is the
+	// transparency checks' service) run grpc-go's default flow control, as a
+	// stock server (TestREADME runs the project's default).
 	t.Setenv("GRPC_SERVER_FLOW_CONTROL", defaultFlowControl)
 	// Registered before make up, so a failed start still dumps the logs and
 	// tears down.
@@ -39,7 +38,7 @@ func resilience(t *testing.T, d *Deployment) {
 			t.Errorf("make down during cleanup: %v\n%s", err, out)
 		}
 	})
-	d.Step("R0: LB_ENGINE=%s make up (replicas with the Echo test service and grpc-go's default flow control), scale to 3", d.engine.name)
+	d.Step("R0: LB_ENGINE=%s make up (replicas in grpc-go's default flow control), scale hello_server to 3", d.engine.name)
 	d.mustRun(45*time.Minute, "make", "up")
 	d.requireEngine(t)
 	d.routedTo(t, time.Minute, d.ScaleTo(t, 3))
@@ -52,12 +51,13 @@ func resilience(t *testing.T, d *Deployment) {
 		{"R1: scaling 2 -> 5 -> 2 -> 5 under load, zero failed calls", scalingUnderLoad},
 		{"RJ: scaling 2 -> 5 -> 2 -> 5 under ghz (no transparent retries) at unlimited rate: HAProxy zero failed calls, nginx's counted per reload", scalingUnderGhz},
 		{"RK: after the scaling runs, 6 x 2,000 large calls to one replica, stuck and canceled streams: no failed or slow call", largeCallsAfterScaling},
+		{"RL: two services: echo_server 2 -> 5 -> 2 under load of both, zero failed calls, each service on its own replicas; echo_server's token takes no Ping call", twoServices},
 		{"R2: a replica stopping drains in order, zero failed calls", scaleDownDrains},
-		{"R3: 60 s of sustained load, zero failed calls", sustainedLoad},
+		{"R3: 30 s of sustained load, zero failed calls", sustainedLoad},
 		{"R4: the engine reloads under load, same and new config, zero failed calls", engineReloads},
 		{"R5: SIGKILL one replica under load", killReplica},
 		{"R6: one Consul server stops under load", oneConsulServerDown},
-		{"R7: all Consul servers stop for 2 min under load; meanwhile every call shape passes the LB unchanged", allConsulServersDown},
+		{"R7: all Consul servers stop for 1 min under load; meanwhile every call shape passes the LB unchanged", allConsulServersDown},
 		{"R8: the engine's master and consul-template killed inside the LB", killLBProcesses},
 		{"R9: an instance whose address does not answer", deadInstance},
 		{"RA: grpcurl, grpc-health-probe and an unknown service through :5000", grpcTools},
@@ -100,10 +100,11 @@ func resilience(t *testing.T, d *Deployment) {
 
 // restore brings the deployment back to the state every scenario starts
 // from: every container running (a scenario may have stopped a Consul server
-// or killed a replica), 3 healthy replicas, all of them routed.
+// or killed a replica), 3 healthy hello_server replicas, all of them routed,
+// and one echo_server replica.
 func (d *Deployment) restore(t *testing.T) {
 	t.Helper()
-	d.Compose(10*time.Minute, "up", "-d", "--no-recreate", "--scale", "hello_server=3")
+	d.Compose(10*time.Minute, "up", "-d", "--no-recreate", "--scale", "hello_server=3", "--scale", echoService+"=1")
 	d.mustRun(5*time.Minute, "build/scripts/wait-healthy.sh", "180")
 	waitConsulHealthy(t, consulClient(t), 2*time.Minute)
 	d.routedTo(t, time.Minute, d.waitReplicas(t, 3))

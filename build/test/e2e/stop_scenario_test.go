@@ -43,6 +43,20 @@ func stopEveryKind(t *testing.T, d *Deployment) {
 	d.Docker("rm", replica)
 	d.routedTo(t, time.Minute, d.ScaleTo(t, 3))
 
+	// A replica of the second service, under Echo load: the same drain.
+	d.echoRoutedTo(t, time.Minute, d.ScaleServiceTo(t, echoService, 2))
+	echoReplica := d.ContainerIDs(echoService)[0]
+	echoLoad := startEchoLoad(8)
+	time.Sleep(2 * time.Second)
+	stopAndCheck(t, d, tree, echoService, echoReplica)
+	if s := echoLoad.stop(); s.calls == 0 || s.failed != 0 {
+		t.Errorf("docker stop of an echo_server replica: expected some Echo calls and 0 failed, received %s", s)
+	} else {
+		fmt.Printf("docker stop of an echo_server replica: Echo %s\n", s)
+	}
+	d.Docker("rm", echoReplica)
+	d.ScaleServiceTo(t, echoService, 1)
+
 	// The load balancer: there is one, so calls fail once it is gone. Calls
 	// in flight when nginx gets its QUIT must finish: a 4 s call started
 	// before the stop must succeed.

@@ -31,7 +31,7 @@ func TestSwarmThreeNodes(t *testing.T) {
 	d.mustRun(5*time.Minute, "make", "down")
 
 	d.Step("nodes 1: three Docker daemons in their own network namespaces, a swarm of them (nodes.sh create), the images loaded into node 1")
-	images := strings.Join([]string{image("base"), image("hello-server"), image("load-balancer")}, " ")
+	images := strings.Join([]string{image("base"), image("hello-server"), image("echo-server"), image("load-balancer")}, " ")
 	t.Cleanup(func() {
 		if t.Failed() {
 			d.dumpNodesLogs()

@@ -21,14 +21,14 @@ import (
 )
 
 // startTransparency runs every transparency check through :5000 in the
-// background (the replicas run grpc_server -echo), with a 3 minute idle
-// stream; the returned function waits for the result.
+// background (echo_server's replicas answer), with a 2 minute idle stream;
+// the returned function waits for the result.
 func startTransparency(t *testing.T) func() error {
 	done := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
-		done <- transparency.Run(ctx, lbAddr, 3*time.Minute, func(format string, args ...any) {
+		done <- transparency.Run(ctx, lbAddr, 2*time.Minute, func(format string, args ...any) {
 			fmt.Printf("transparency: "+format+"\n", args...)
 		})
 	}()

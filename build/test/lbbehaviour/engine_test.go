@@ -133,7 +133,7 @@ func TestTemplateRendersOnlyValidInstances(t *testing.T) {
 			critical := testenv.Instance{Node: "node-c", ID: "hello-c", Address: "10.20.30.47", Port: 7001, Check: "critical"}
 			c.RegisterHelloServer(t, critical)
 
-			lb := e.StartLB(t, c, e.ProdTemplate(t))
+			lb := e.StartLB(t, c, e.ProdTemplateDeclaring(t, testenv.HelloServerDeclaration(t)))
 			raw, err := os.ReadFile(lb.Servers)
 			if err != nil {
 				t.Fatal(err)

@@ -201,7 +201,7 @@ func TestNoReplicaThroughProductionHAProxyGhz(t *testing.T) {
 	if err := json.Unmarshal(out, &r); err != nil {
 		t.Fatalf("ghz output: %v\n%s", err, out)
 	}
-	const want = "rpc error: code = Unavailable desc = " + noReplicaMessage + " for protos.Ping"
+	want := "rpc error: code = Unavailable desc = " + noReplicaMessage("hello_server") + " for protos.Ping"
 	if r.Errors[want] != 1 {
 		t.Errorf("ghz with no replica: expected 1 call failing with %q, received %v", want, r.Errors)
 	}

@@ -96,7 +96,7 @@ func TestHAProxyBackToBackReloadsAllTakeEffect(t *testing.T) {
 			t.Fatal(err)
 		}
 		stdout, stderr := h.ReloadWithoutRuntimeAPI(t)
-		want := fmt.Sprintf("reload-haproxy: haproxy routes to %d hello_server replica(s): %s (reloaded)\n", i+1, strings.Join(sortedCopy(want[:i+1]), " "))
+		want := fmt.Sprintf("reload-haproxy: haproxy routes to 0 echo_server replica(s): ; %d hello_server replica(s): %s (reloaded)\n", i+1, strings.Join(sortedCopy(want[:i+1]), " "))
 		if stdout != want || !strings.Contains(stderr, "reload-haproxy: changing the servers through the Runtime API failed (above); reloading haproxy instead") {
 			t.Fatalf("reload %d: expected stdout %q and the Runtime API's failure on stderr, received %q, %q", i+1, want, stdout, stderr)
 		}
@@ -176,7 +176,7 @@ func TestHAProxyServerChangesNeedNoReload(t *testing.T) {
 		step.change()
 		h.Render(t)
 		stdout, stderr := h.Reload(t)
-		want := fmt.Sprintf("reload-haproxy: haproxy routes to %d hello_server replica(s): %s (Runtime API, no reload)\n", len(step.want), strings.Join(step.want, " "))
+		want := fmt.Sprintf("reload-haproxy: haproxy routes to 0 echo_server replica(s): ; %d hello_server replica(s): %s (Runtime API, no reload)\n", len(step.want), strings.Join(step.want, " "))
 		if stdout != want || stderr != "" {
 			t.Fatalf("%s: haproxy-reload: expected stdout %q and no stderr, received %q, %q", step.what, want, stdout, stderr)
 		}

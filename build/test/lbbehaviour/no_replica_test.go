@@ -18,10 +18,12 @@ import (
 )
 
 // noReplicaMessage is what a call gets through the production engines when
-// no hello_server replica is passing (the README's troubleshooting line and
-// the e2e README steps look for it), before " for <gRPC service>", the
-// service the call was for.
-const noReplicaMessage = "no healthy hello_server replica is available behind the load balancer"
+// no replica of the Consul service is passing (the README's troubleshooting
+// line and the e2e README steps look for hello_server's), before " for <gRPC
+// service>", the service the call was for.
+func noReplicaMessage(consulService string) string {
+	return "no healthy " + consulService + " replica is available behind the load balancer"
+}
 
 // unaryThrough makes one Echo call through nginx at addr and returns its
 // status.
@@ -81,8 +83,8 @@ func unresponsiveAddr(t *testing.T) string {
 // tried and redispatched).
 func TestEveryTryFailedThroughProduction(t *testing.T) {
 	want := map[string]string{
-		"nginx":   "2 hello_server replica(s) known; every try failed (upstream status 502, 502) for protos.Echo",
-		"haproxy": "2 hello_server replica(s) known; every try failed (HAProxy status 503) for protos.Echo",
+		"nginx":   "2 echo_server replica(s) known; every try failed (upstream status 502, 502) for protos.Echo",
+		"haproxy": "2 echo_server replica(s) known; every try failed (HAProxy status 503) for protos.Echo",
 	}
 	for _, e := range testenv.Engines() {
 		t.Run(e.Name, func(t *testing.T) {
@@ -104,7 +106,7 @@ func TestEveryTryFailedThroughProduction(t *testing.T) {
 // the test states what HAProxy does.
 func TestEveryTryTimedOutThroughProduction(t *testing.T) {
 	want := map[string]string{
-		"nginx":   "1 hello_server replica(s) known; every try timed out (upstream status 504) for protos.Echo",
+		"nginx":   "1 echo_server replica(s) known; every try timed out (upstream status 504) for protos.Echo",
 		"haproxy": "stream terminated by RST_STREAM with error code: REFUSED_STREAM",
 	}
 	// HAProxy: two attempts (grpc-go's transparent retry) of 6 connects of
@@ -130,9 +132,9 @@ func TestEveryTryTimedOutThroughProduction(t *testing.T) {
 func TestSomeTriesTimedOutThroughProductionNginx(t *testing.T) {
 	nginx := testenv.StartProdNginx(t, []string{unresponsiveAddr(t), testenv.ClosedAddr(t)})
 	st := unaryThrough(t, nginx.Addr)
-	if st.Code() != codes.Unavailable || !strings.HasPrefix(st.Message(), "2 hello_server replica(s) known; every try failed (upstream status ") ||
-		strings.Contains(st.Message(), noReplicaMessage) {
-		t.Errorf("Unary with a timing-out and a refusing replica: expected Unavailable \"2 hello_server replica(s) known; every try failed (upstream status ...)\", received %s %q", st.Code(), st.Message())
+	if st.Code() != codes.Unavailable || !strings.HasPrefix(st.Message(), "2 echo_server replica(s) known; every try failed (upstream status ") ||
+		strings.Contains(st.Message(), noReplicaMessage("echo_server")) {
+		t.Errorf("Unary with a timing-out and a refusing replica: expected Unavailable \"2 echo_server replica(s) known; every try failed (upstream status ...)\", received %s %q", st.Code(), st.Message())
 	}
 }
 

@@ -119,7 +119,7 @@ func TestNoReplicaThroughProduction(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 
-			want := noReplicaMessage + " for protos.Echo"
+			want := noReplicaMessage("echo_server") + " for protos.Echo"
 			_, err = client.Unary(ctx, &protos.EchoRequest{})
 			if st := status.Convert(err); st.Code() != codes.Unavailable || st.Message() != want {
 				t.Errorf("Unary with no replica: expected Unavailable %q, received %s %q", want, st.Code(), st.Message())

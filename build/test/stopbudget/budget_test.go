@@ -230,7 +230,7 @@ func TestLoadRejectsUnwrittenBudgets(t *testing.T) {
 			copyFile(t, root, dir, RunNginxScript)
 			copyFile(t, root, dir, RunServerScript)
 			copyFile(t, root, dir, "build/config/supervisord/supervisord.conf")
-			for _, f := range []string{"Dockerfile", "Dockerfile.grpc", "Dockerfile.lb"} {
+			for _, f := range []string{"Dockerfile", "Dockerfile.grpc", "Dockerfile.echo", "Dockerfile.lb"} {
 				copyFile(t, root, dir, filepath.Join("build", "dockerfiles", f))
 			}
 			confs, _ := filepath.Glob(filepath.Join(root, ProgramsDir, "*.conf"))

@@ -54,6 +54,12 @@
 //	  consul agent (server)    5s  run-server.sh stop_secs: SIGKILL after it
 //	  margin                   2s  signal delivery, ctl calls, exits
 //	  total                    7s  of 10s
+//	echo_server: stop_grace_period 30s
+//	  registrar                4s  stopwaitsecs 3s + entrypoint guard 1s
+//	  echo-server             16s  stopwaitsecs 15s + entrypoint guard 1s
+//	  consul-agent             7s  stopwaitsecs 6s + entrypoint guard 1s
+//	  margin                   2s  signal delivery, ctl calls, exits
+//	  total                   29s  of 30s
 //	hello_server: stop_grace_period 30s
 //	  registrar                4s  stopwaitsecs 3s + entrypoint guard 1s
 //	  grpc-server             16s  stopwaitsecs 15s + entrypoint guard 1s

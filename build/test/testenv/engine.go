@@ -68,6 +68,13 @@ func (e Engine) ProdTemplate(t testing.TB) string {
 	return e.prodTemplate(t)
 }
 
+// ProdTemplateDeclaring is ProdTemplate reading its routes from
+// declaration, a file in build/config/services.conf's format.
+func (e Engine) ProdTemplateDeclaring(t testing.TB, declaration string) string {
+	t.Helper()
+	return EngineTemplate(t, e.Name, declaration, false)
+}
+
 // HostTemplate is the engine's load-balancer.tpl with the one change the
 // host needs: 127.x.x.x may be routed (see HostTemplate).
 func (e Engine) HostTemplate(t testing.TB) string {
@@ -93,8 +100,8 @@ func (e Engine) StartLB(t testing.TB, c *Consul, template string) *LB {
 	return lb
 }
 
-// Start registers upstreamAddrs (IPv4 host:port) as passing hello_server
-// instances, in that order, in a Consul agent of its own, and starts the
+// Start registers upstreamAddrs (IPv4 host:port) as passing instances of
+// every declared Consul service, in that order, in a Consul agent of its own, and starts the
 // engine on the host's template rendered from it (StartLB). It fails the
 // test if an address is not routed.
 func (e Engine) Start(t testing.TB, upstreamAddrs []string) *LB {
@@ -152,24 +159,29 @@ func (lb *LB) CheckConfig() error { return lb.impl.CheckConfig() }
 // workers route to, each followed by a space, then a newline.
 func (lb *LB) Upstream() (string, error) { return getUpstream(lb.HealthAddr) }
 
-// registerUpstreams registers addrs as passing hello_server instances on
-// nodes replica-000, replica-001, ...: zero-padded, so Consul's order (by
-// node) is addrs' order.
+// registerUpstreams registers addrs as passing instances of every Consul
+// service the repository declares (hello_server, echo_server), on nodes
+// replica-000, replica-001, ...: zero-padded, so Consul's order (by node)
+// is addrs' order. The tests' replicas are grpc_server -echo, which serve
+// every declared gRPC service (Ping, Echo, health, reflection).
 func registerUpstreams(t testing.TB, c *Consul, addrs []string) {
 	t.Helper()
-	for i, a := range addrs {
-		host, port, err := net.SplitHostPort(a)
-		if err != nil {
-			t.Fatal(err)
+	for _, service := range DeclaredServices(t) {
+		for i, a := range addrs {
+			host, port, err := net.SplitHostPort(a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := strconv.Atoi(port)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.RegisterHelloServer(t, Instance{
+				Service: service,
+				Node:    fmt.Sprintf("replica-%03d", i), ID: fmt.Sprintf("%s-%03d", service, i),
+				Address: host, Port: p, Check: "passing",
+			})
 		}
-		p, err := strconv.Atoi(port)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.RegisterHelloServer(t, Instance{
-			Node: fmt.Sprintf("replica-%03d", i), ID: fmt.Sprintf("hello_server-%03d", i),
-			Address: host, Port: p, Check: "passing",
-		})
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/grpc-lb/nginx-consul/build/routes"
 )
 
 // EnginesDir is the folder, relative to the repository, with one folder per
@@ -65,6 +67,40 @@ const DeclarationFile = "build/config/services.conf"
 func Declaration(t testing.TB) string {
 	t.Helper()
 	return filepath.Join(RepoRoot(t), filepath.FromSlash(DeclarationFile))
+}
+
+// DeclaredServices are the Consul services the repository's declaration
+// names, in its order.
+func DeclaredServices(t testing.TB) []string {
+	t.Helper()
+	declared, err := routes.Load(Declaration(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return routes.ConsulServices(declared)
+}
+
+// HelloServerDeclaration writes the repository's declaration of hello_server
+// alone into a test file and returns its path: for the tests of one
+// service's instances, which the other declared services would only add
+// empty upstreams to.
+func HelloServerDeclaration(t testing.TB) string {
+	t.Helper()
+	declared, err := routes.Load(Declaration(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range declared {
+		if r.ConsulService == "hello_server" {
+			path := filepath.Join(t.TempDir(), "services.conf")
+			if err := os.WriteFile(path, []byte(r.ConsulService+" "+strings.Join(r.GRPCServices, " ")+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return path
+		}
+	}
+	t.Fatalf("%s declares no hello_server", DeclarationFile)
+	return ""
 }
 
 // The lines of every engine's load-balancer.tpl that EngineTemplate changes.
