@@ -108,6 +108,15 @@ func TestSwarm(t *testing.T) {
 	}
 	requireNoFailures(t, load.Stop(t), "swarm scaling under load")
 
+	d.Step("swarm 3b: the stack's second service: make swarm-scale SERVICE=echo_server N=2; Echo calls reach both echo_server tasks")
+	d.mustRun(10*time.Minute, "make", "swarm-scale", "SERVICE="+echoService, "N=2")
+	echoHosts := d.swarmServiceTaskField(t, echoService, "{{.Config.Hostname}}")
+	if len(echoHosts) != 2 {
+		t.Fatalf("after make swarm-scale SERVICE=echo_server N=2: %d running echo_server tasks: %v", len(echoHosts), echoHosts)
+	}
+	d.echoRoutedTo(t, 30*time.Second, echoHosts)
+	fmt.Printf("echo_server scaled to 2: %v\n", echoHosts)
+
 	d.Step("swarm 4: rolling update of hello_server to a new image tag under load: 0 failed calls")
 	const newImage = "grpc-lb/hello-server:e2e-rolling-update"
 	d.Docker("tag", "grpc-lb/hello-server:latest", newImage)
@@ -154,20 +163,22 @@ func (n swarmNode) String() string { return n.name + "@" + n.ip }
 // swarmHostnames are the hostnames of this node's running hello_server tasks.
 func (d *Deployment) swarmHostnames(t *testing.T) []string {
 	t.Helper()
-	return d.swarmTaskField(t, "{{.Config.Hostname}}")
+	return d.swarmServiceTaskField(t, "hello_server", "{{.Config.Hostname}}")
 }
 
 // swarmTaskImages are the distinct images of the running hello_server tasks.
 func (d *Deployment) swarmTaskImages(t *testing.T) []string {
 	t.Helper()
-	images := d.swarmTaskField(t, "{{.Config.Image}}")
+	images := d.swarmServiceTaskField(t, "hello_server", "{{.Config.Image}}")
 	slices.Sort(images)
 	return slices.Compact(images)
 }
 
-func (d *Deployment) swarmTaskField(t *testing.T, format string) []string {
+// swarmServiceTaskField is format of each of this node's running tasks of
+// the stack's service.
+func (d *Deployment) swarmServiceTaskField(t *testing.T, service, format string) []string {
 	t.Helper()
-	ids := strings.Fields(d.Docker("ps", "-q", "--filter", "label=com.docker.swarm.service.name="+swarmStack+"_hello_server"))
+	ids := strings.Fields(d.Docker("ps", "-q", "--filter", "label=com.docker.swarm.service.name="+swarmStack+"_"+service))
 	if len(ids) == 0 {
 		return nil
 	}
