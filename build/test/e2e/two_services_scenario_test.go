@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -16,9 +17,15 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/grpc-lb/nginx-consul/build/test/ghzload"
 	"github.com/grpc-lb/nginx-consul/build/test/transparency"
 	"github.com/grpc-lb/nginx-consul/protos"
 )
+
+// echoGhzDuration is how long ghz calls Echo while echo_server scales 2 ->
+// 5 -> 2: longer than that takes here (about 25 s), which the scenario
+// checks.
+const echoGhzDuration = 50 * time.Second
 
 // echoService is the deployment's second Consul service: echo_server,
 // serving protos.Echo (build/config/services.conf).
@@ -30,7 +37,9 @@ const echoService = "echo_server"
 // spread over all of them; echo_server's token cannot register hello_server,
 // and an echo_server instance that names protos.Ping in its tags and
 // metadata gets no protos.Ping call; with no echo_server replica, Echo is
-// answered UNAVAILABLE naming the service, while Ping is served.
+// answered UNAVAILABLE naming the service, while Ping is served. ghz on
+// Echo during the scaling: no failed call with HAProxy, and with nginx only
+// those a reload's GOAWAY allows, counted (requireGhzThroughChanges).
 func twoServices(t *testing.T, d *Deployment) {
 	lb := d.ContainerIDs("load-balancer")[0]
 	hello := d.Hostnames()
@@ -39,12 +48,24 @@ func twoServices(t *testing.T, d *Deployment) {
 
 	ping := d.StartLoad(t, "-c=20", "-rate=500")
 	echoLoad := startEchoLoad(8)
+	// And ghz, a client that does not retry, on Echo: see scalingUnderGhz.
+	started := time.Now()
+	waitGhz := startGhz(ghzload.Config{
+		Ghz: filepath.Join(d.root, "bin", "ghz"), Proto: filepath.Join(d.root, "protos", "echo.proto"),
+		Method: "protos.Echo.Unary", Data: `{"request_id":"ghz"}`,
+		Target: lbAddr, Concurrency: 20, Connections: 2, Rate: 400, Duration: echoGhzDuration,
+	}, echoGhzDuration+2*time.Minute)
+	time.Sleep(3 * time.Second) // ghz's connections are up and busy
 	five := d.ScaleServiceTo(t, echoService, 5)
 	d.requireEchoSpread(t, time.Minute, five)
 	two := d.ScaleServiceTo(t, echoService, 2)
 	d.echoRoutedTo(t, time.Minute, two)
+	if scaled := time.Now(); scaled.After(started.Add(echoGhzDuration)) {
+		t.Fatalf("scaling echo_server 2 -> 5 -> 2 took %s, longer than ghz's %s run: raise echoGhzDuration", scaled.Sub(started).Round(time.Second), echoGhzDuration)
+	}
 	echoSummary := echoLoad.stop()
 	pingSummary := ping.Stop(t)
+	d.requireGhzThroughChanges(t, lb, started, waitGhz, "echo_server scaled 2 -> 5 -> 2 (ghz on protos.Echo)", 2)
 	fmt.Printf("echo_server 2 -> 5 -> 2 under load: Echo %s\n", echoSummary)
 	requireNoFailures(t, pingSummary, "Ping calls while echo_server scaled 2 -> 5 -> 2")
 	if echoSummary.calls == 0 || echoSummary.failed != 0 {

@@ -55,6 +55,10 @@ type Config struct {
 	Timeout time.Duration
 	// Greeting is sent in each PingMessage (empty: "hello").
 	Greeting string
+	// Method and Data call another method than Call with Data (JSON) as
+	// each request, for example protos.Echo.Unary with Proto echo.proto;
+	// Greeting is then unused. Empty: Call with the greeting.
+	Method, Data string
 }
 
 // Args are the ghz command-line arguments for c, JSON report on stdout.
@@ -72,6 +76,10 @@ func (c Config) Args() ([]string, error) {
 		return nil, errors.New("ghzload: set Duration or Calls")
 	}
 	greeting, _ := json.Marshal(map[string]string{"greeting": cmp(c.Greeting, "hello")})
+	method, data := Call, string(greeting)
+	if c.Method != "" {
+		method, data = c.Method, c.Data
+	}
 	timeout := c.Timeout
 	if timeout == 0 {
 		timeout = 5 * time.Second
@@ -79,8 +87,8 @@ func (c Config) Args() ([]string, error) {
 	args := []string{
 		"--insecure",
 		"--proto", c.Proto,
-		"--call", Call,
-		"-d", string(greeting),
+		"--call", method,
+		"-d", data,
 		"-c", strconv.Itoa(cmpInt(c.Concurrency, 50)),
 		"--connections", strconv.Itoa(cmpInt(c.Connections, 1)),
 		"-t", timeout.String(),

@@ -150,6 +150,15 @@ func TestArgs(t *testing.T) {
 	if !slices.Equal(args, want) {
 		t.Errorf("args:\n got %q\nwant %q", args, want)
 	}
+	args, err = Config{Proto: "protos/echo.proto", Target: "t", Calls: 10, Method: "protos.Echo.Unary", Data: `{"request_id":"x"}`, Greeting: "unused"}.Args()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []string{"--insecure", "--proto", "protos/echo.proto", "--call", "protos.Echo.Unary", "-d", `{"request_id":"x"}`,
+		"-c", "50", "--connections", "1", "-t", "5s", "-O", "json", "-n", "10", "t"}
+	if !slices.Equal(args, want) {
+		t.Errorf("args:\n got %q\nwant %q", args, want)
+	}
 	for _, bad := range []Config{{Target: "t", Calls: 1}, {Proto: "p", Target: "t"}, {Proto: "p", Target: "t", Calls: -1}} {
 		if _, err := bad.Args(); err == nil {
 			t.Errorf("Args(%+v): no error", bad)
