@@ -49,9 +49,9 @@ func TestImagesSettings(t *testing.T) {
 	}{
 		{"hello-server", helloImage, nil, "registrar grpc-server consul-agent", ""},
 		{"load-balancer with nginx", lbImage, map[string]string{"LB_ENGINE": "nginx"},
-			"registrar consul-template nginx consul-agent", "entrypoint: LB_ENGINE=nginx\n"},
+			"registrar consul-template nginx lb-reflection consul-agent", "entrypoint: LB_ENGINE=nginx\n"},
 		{"load-balancer with haproxy", lbImage, map[string]string{"LB_ENGINE": "haproxy"},
-			"registrar consul-template haproxy consul-agent", "entrypoint: LB_ENGINE=haproxy\n"},
+			"registrar consul-template haproxy lb-reflection consul-agent", "entrypoint: LB_ENGINE=haproxy\n"},
 		{"base", []string{stopbudget.BaseDockerfile}, nil, "registrar consul-agent", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -30,6 +31,16 @@ var (
 	consulService = regexp.MustCompile(`^` + ConsulServicePattern + `$`)
 	grpcService   = regexp.MustCompile(`^` + GRPCServicePattern + `$`)
 )
+
+// LoadBalancerServices are the gRPC services the load balancer answers
+// itself: reflection, which build/reflection (the lb-reflection program)
+// answers for every routed service. Both engines route them there, and a
+// declaration may not name them (every engine's template pre-declares them
+// with the same names, TestTemplatesUseTheGrammar).
+var LoadBalancerServices = []string{
+	"grpc.reflection.v1.ServerReflection",
+	"grpc.reflection.v1alpha.ServerReflection",
+}
 
 // Route is one line of a declaration: a Consul service and the gRPC
 // services its instances serve.
@@ -107,6 +118,8 @@ func Parse(r io.Reader, name string) ([]Route, error) {
 				bad("gRPC service %q; accepted: a gRPC full name, dot-separated identifiers (^%s$)", g, GRPCServicePattern)
 			case grpc[g] != 0:
 				bad("gRPC service %q is declared on line %d already; accepted: each gRPC service on one line", g, grpc[g])
+			case slices.Contains(LoadBalancerServices, g):
+				bad("gRPC service %q is the load balancer's own (it answers reflection for every routed service); accepted: any other gRPC service", g)
 			}
 			grpc[g] = lineCount
 		}

@@ -51,6 +51,8 @@ func TestParseRefuses(t *testing.T) {
 		{"gRPC service twice", "a p.A\nb p.A\n", `services.conf:2: gRPC service "p.A" is declared on line 1 already`},
 		{"line too long", "a " + strings.Repeat("p.A ", 300) + "\n", `services.conf:1: a line of`},
 		{"empty", "# nothing\n\n", `no Consul service is declared`},
+		{"reflection v1", "a p.A grpc.reflection.v1.ServerReflection\n", `services.conf:1: gRPC service "grpc.reflection.v1.ServerReflection" is the load balancer's own (it answers reflection for every routed service); accepted: any other gRPC service`},
+		{"reflection v1alpha", "a grpc.reflection.v1alpha.ServerReflection\n", `gRPC service "grpc.reflection.v1alpha.ServerReflection" is the load balancer's own`},
 		{"node prefix starts another", "hello_server p.A\nhello p.B\n", `services.conf:2: Consul service "hello", whose replicas would be the Consul nodes "hello-*", overlapping "hello-server-*" of "hello_server" on line 1`},
 		{"node prefix started by another", "a p.A\na_b p.B\n", `services.conf:2: Consul service "a_b", whose replicas would be the Consul nodes "a-b-*", overlapping "a-*" of "a" on line 1`},
 		{"load balancer's nodes", "load_balancer p.A\n", `services.conf:1: Consul service "load_balancer", whose replicas would be the Consul nodes "load-balancer-*"; accepted: a name whose node prefix`},
@@ -104,6 +106,12 @@ func TestTemplatesUseTheGrammar(t *testing.T) {
 			if !strings.Contains(string(raw), want) {
 				t.Errorf("%s does not contain %q", path, want)
 			}
+		}
+	}
+	own := "{{- $own := \"" + strings.Join(LoadBalancerServices, " ") + "\" }}\n"
+	for _, path := range templates {
+		if raw, err := os.ReadFile(path); err != nil || !strings.Contains(string(raw), own) {
+			t.Errorf("%s does not contain %q, the load balancer's own services (%v)", path, own, err)
 		}
 	}
 	raw, err := os.ReadFile(repoFile(t, "build/config/lb/nginx/nginx.conf"))

@@ -42,6 +42,7 @@ func TestRepositoryPrograms(t *testing.T) {
 		"grpc-server":     {RepoProgramsDir + "/grpc-server.conf", "", "TERM", 15 * time.Second, false, 30},
 		"echo-server":     {RepoProgramsDir + "/echo-server.conf", "", "TERM", 15 * time.Second, false, 30},
 		"registrar":       {RepoProgramsDir + "/registrar.conf", "", "TERM", 3 * time.Second, false, 50},
+		"lb-reflection":   {RepoProgramsDir + "/lb-reflection.conf", "", "TERM", time.Second, false, 20},
 		"haproxy":         {RepoEnginesDir + "/haproxy/supervisord.conf", "haproxy", "USR1", 11 * time.Second, true, 30},
 		"nginx":           {RepoEnginesDir + "/nginx/supervisord.conf", "nginx", "QUIT", 11 * time.Second, true, 30},
 	}

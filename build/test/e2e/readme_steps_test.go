@@ -167,7 +167,7 @@ func followREADME(t *testing.T, c compose.Command) {
 		return nil
 	})
 
-	d.Step("5a: Add your own service, as echo_server: docker compose build echo_server && make up; make scale SERVICE=echo_server N=3; grpcurl's Echo calls reach the 3 echo_server replicas, Ping calls only hello_server's")
+	d.Step("5a: Add your own service, as echo_server: docker compose build echo_server && make up; make scale SERVICE=echo_server N=3; grpcurl's Echo calls (through reflection) reach the 3 echo_server replicas, grpcurl list shows both services, Ping calls only hello_server's")
 	d.Compose(10*time.Minute, "build", echoService)
 	d.mustRun(10*time.Minute, "make", "up")
 	d.mustRun(5*time.Minute, "make", "scale", "SERVICE="+echoService, "N=3")
@@ -190,6 +190,11 @@ func followREADME(t *testing.T, c compose.Command) {
 		return nil
 	})
 	fmt.Printf("grpcurl protos.Echo/Unary through :5000: answered by %v\n", answered)
+	out, err = d.run(30*time.Second, filepath.Join(d.root, "bin", "grpcurl"), "-plaintext", lbAddr, "list")
+	fmt.Printf("$ bin/grpcurl -plaintext %s list\n%s", lbAddr, out)
+	if err != nil || out != frontDoorServices {
+		t.Fatalf("grpcurl list through :5000: expected %q, received %q (%v)", frontDoorServices, out, err)
+	}
 	if s := d.Load(2*time.Minute, "-n=200", "-c=10"); spreadOver(s, hosts, 200, 0) != nil {
 		t.Fatalf("Ping calls with echo_server scaled to 3: %v", spreadOver(s, hosts, 200, 0))
 	}
@@ -302,7 +307,7 @@ func scale(t *testing.T, d *Deployment, n int) {
 // grpcurlEcho makes the README's grpcurl call of protos.Echo/Unary through
 // :5000 and returns the hostname of the replica that answered.
 func (d *Deployment) grpcurlEcho() (string, error) {
-	out, err := d.run(30*time.Second, filepath.Join(d.root, "bin", "grpcurl"), "-plaintext", "-import-path", "protos", "-proto", "echo.proto",
+	out, err := d.run(30*time.Second, filepath.Join(d.root, "bin", "grpcurl"), "-plaintext",
 		"-d", `{"request_id":"1"}`, lbAddr, "protos.Echo/Unary")
 	if err != nil {
 		return "", fmt.Errorf("grpcurl protos.Echo/Unary: %v: %s", err, out)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -108,7 +109,7 @@ func TestSwarm(t *testing.T) {
 	}
 	requireNoFailures(t, load.Stop(t), "swarm scaling under load")
 
-	d.Step("swarm 3b: the stack's second service: make swarm-scale SERVICE=echo_server N=2; Echo calls reach both echo_server tasks")
+	d.Step("swarm 3b: the stack's second service: make swarm-scale SERVICE=echo_server N=2; Echo calls reach both echo_server tasks; grpcurl list shows both services")
 	d.mustRun(10*time.Minute, "make", "swarm-scale", "SERVICE="+echoService, "N=2")
 	echoHosts := d.swarmServiceTaskField(t, echoService, "{{.Config.Hostname}}")
 	if len(echoHosts) != 2 {
@@ -116,6 +117,11 @@ func TestSwarm(t *testing.T) {
 	}
 	d.echoRoutedTo(t, 30*time.Second, echoHosts)
 	fmt.Printf("echo_server scaled to 2: %v\n", echoHosts)
+	out, err = d.run(30*time.Second, filepath.Join(d.root, "bin", "grpcurl"), "-plaintext", lbAddr, "list")
+	fmt.Printf("$ bin/grpcurl -plaintext %s list\n%s", lbAddr, out)
+	if err != nil || out != frontDoorServices {
+		t.Fatalf("grpcurl list through the stack's :5000: expected %q, received %q (%v)", frontDoorServices, out, err)
+	}
 
 	d.Step("swarm 4: rolling update of hello_server to a new image tag under load: 0 failed calls")
 	const newImage = "grpc-lb/hello-server:e2e-rolling-update"

@@ -43,17 +43,24 @@ func startTransparency(t *testing.T) func() error {
 }
 
 // grpcTools checks that grpcurl (list, describe, a call through reflection)
-// and grpc-health-probe work through :5000 unchanged, and that a gRPC
+// and grpc-health-probe work through :5000 unchanged: `list` shows every
+// routed service and the load balancer's reflection, `describe` works for
+// each declared service though its descriptors live on its own replicas
+// (build/reflection). And that a gRPC
 // service that build/config/services.conf does not declare gets the answer
 // a gRPC server gives: 12 UNIMPLEMENTED, "unknown service <name>".
 func grpcTools(t *testing.T, d *Deployment) {
+	d.waitServiceReplicas(t, echoService, 1)
 	bin := filepath.Join(d.root, "bin")
 	for _, c := range []struct {
 		args []string
 		want string
 	}{
-		{[]string{"grpcurl", "-plaintext", lbAddr, "list"}, "protos.Ping"},
+		{[]string{"grpcurl", "-plaintext", lbAddr, "list"}, frontDoorServices},
 		{[]string{"grpcurl", "-plaintext", lbAddr, "describe", "protos.Ping"}, "rpc SayHello ( .protos.PingMessage ) returns ( .protos.PingMessage );"},
+		{[]string{"grpcurl", "-plaintext", lbAddr, "describe", "protos.Echo"}, "rpc Unary ( .protos.EchoRequest ) returns ( .protos.EchoReply );"},
+		{[]string{"grpcurl", "-plaintext", lbAddr, "describe", "grpc.health.v1.Health"}, "rpc Check ( .grpc.health.v1.HealthCheckRequest )"},
+		{[]string{"grpcurl", "-plaintext", "-d", `{"request_id":"ra"}`, lbAddr, "protos.Echo/Unary"}, `"requestId": "ra"`},
 		{[]string{"grpcurl", "-plaintext", "-d", `{"greeting":"hi"}`, lbAddr, "protos.Ping/SayHello"}, `"greeting": "Hello from `},
 		{[]string{"grpc-health-probe", "-addr=" + lbAddr}, "status: SERVING"},
 		{[]string{"grpc-health-probe", "-addr=" + lbAddr, "-service=protos.Ping"}, "status: SERVING"},
@@ -83,3 +90,8 @@ func grpcTools(t *testing.T, d *Deployment) {
 		}
 	}
 }
+
+// frontDoorServices is `grpcurl list` through :5000 for
+// build/config/services.conf: every declared gRPC service and the load
+// balancer's reflection services, sorted.
+const frontDoorServices = "grpc.health.v1.Health\ngrpc.reflection.v1.ServerReflection\ngrpc.reflection.v1alpha.ServerReflection\nprotos.Echo\nprotos.Ping\n"

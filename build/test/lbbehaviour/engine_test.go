@@ -55,7 +55,9 @@ var engineChecks = map[string]struct {
 	badRender, checker string
 }{
 	"nginx": {
-		routes:         checkNginxRoutes,
+		routes: checkNginxRoutes,
+		// The reflection upstream's one server, lb-reflection on loopback.
+		fixedLine:      regexp.MustCompile(`^    server 127\.0\.0\.1:7780;$`),
 		reloaded:       "reload-nginx: reloaded nginx with %d hello_server replica(s): %s\n",
 		reloadedRoutes: "reload-nginx: reloaded nginx with %s\n",
 		redeclared:     "reload-nginx: reloaded nginx with %s\n",

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -173,9 +174,6 @@ func TestRoutesByGRPCService(t *testing.T) {
 				msg    string
 			}{
 				{"/x.Y/Z", codes.Unimplemented, "unknown service x.Y"},
-				// Declared for no Consul service, though every replica
-				// serves it.
-				{"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", codes.Unimplemented, "unknown service grpc.reflection.v1.ServerReflection"},
 				{"/x-y.Z/M", codes.Unimplemented, "malformed method name"},
 				{"/protos.Ping", codes.Unimplemented, "malformed method name"},
 			} {
@@ -193,6 +191,8 @@ func TestRoutesByGRPCService(t *testing.T) {
 			if _, err := protos.NewPingClient(conn).SayHello(ctx, &protos.PingMessage{}, grpc.WaitForReady(false)); err != nil {
 				t.Errorf("protos.Ping after the refused calls: %v", err)
 			}
+
+			reflectionThroughEngine(t, lb, declaration)
 		})
 	}
 }
@@ -276,5 +276,49 @@ func TestNewDeclarationTakesEffect(t *testing.T) {
 				return nil
 			})
 		})
+	}
+}
+
+// reflectionListen is where every engine's config routes the reflection
+// services: the load balancer's lb-reflection program (build/reflection).
+const reflectionListen = "127.0.0.1:7780"
+
+// reflectionThroughEngine runs the real lb-reflection beside the engine,
+// as the load-balancer image does, and checks grpcurl through the engine's
+// gRPC port: `list` is every declared gRPC service and the reflection
+// services, and `describe` works for each declared service, from the
+// replicas the engine routes to (its /upstream lists).
+func reflectionThroughEngine(t *testing.T, lb *testenv.LB, declaration string) {
+	t.Helper()
+	p := testenv.Start(t, nil, testenv.Binary(t, "./build/reflection"),
+		"-listen", reflectionListen, "-declaration", declaration, "-upstreams", "http://"+lb.HealthAddr+"/upstream/")
+	testenv.Eventually(t, 10*time.Second, "lb-reflection answering", func() error {
+		if !strings.Contains(p.Output(), "lb-reflection: answering reflection on "+reflectionListen) {
+			return fmt.Errorf("output so far: %q", p.Output())
+		}
+		return nil
+	})
+	grpcurl := testenv.Tool(t, "grpcurl")
+	out, err := exec.Command(grpcurl, "-plaintext", lb.Addr, "list").CombinedOutput()
+	want := "grpc.health.v1.Health\ngrpc.reflection.v1.ServerReflection\ngrpc.reflection.v1alpha.ServerReflection\nprotos.Echo\nprotos.Ping\n"
+	if err != nil || string(out) != want {
+		t.Errorf("grpcurl list through %s: expected %q, received %q (%v)", lb.Engine.Name, want, out, err)
+	}
+	for symbol, want := range map[string]string{
+		"protos.Echo":           "rpc Unary ( .protos.EchoRequest ) returns ( .protos.EchoReply );",
+		"protos.Ping":           "rpc SayHello ( .protos.PingMessage ) returns ( .protos.PingMessage );",
+		"grpc.health.v1.Health": "rpc Check ( .grpc.health.v1.HealthCheckRequest ) returns ( .grpc.health.v1.HealthCheckResponse );",
+		"protos.EchoRequest":    "message EchoRequest {",
+	} {
+		out, err := exec.Command(grpcurl, "-plaintext", lb.Addr, "describe", symbol).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), want) {
+			t.Errorf("grpcurl describe %s through %s: expected %q, received %q (%v)", symbol, lb.Engine.Name, want, out, err)
+		}
+	}
+	out, err = exec.Command(grpcurl, "-plaintext", lb.Addr, "describe", "no.Such").CombinedOutput()
+	// NOT_FOUND, which grpcurl reports as such (build/reflection's tests
+	// check the message that names each Consul service's answer).
+	if err == nil || !strings.Contains(string(out), "Symbol not found: no.Such") {
+		t.Errorf("grpcurl describe no.Such through %s: expected exit 1 and \"Symbol not found\", received %q (%v)", lb.Engine.Name, out, err)
 	}
 }

@@ -47,7 +47,7 @@ func TestRepositoryStopsWithinGracePeriods(t *testing.T) {
 	for _, engine := range engines {
 		for _, p := range programs {
 			if p.Engine == engine {
-				want["load-balancer (LB_ENGINE="+engine+")"] = "registrar consul-template " + p.Name + " consul-agent"
+				want["load-balancer (LB_ENGINE="+engine+")"] = "registrar consul-template " + p.Name + " lb-reflection consul-agent"
 			}
 		}
 	}
@@ -106,12 +106,12 @@ func TestCheckCatchesOverBudget(t *testing.T) {
 			p := tr.Programs["consul-template"]
 			p.StopWait = 10 * time.Second
 			tr.Programs["consul-template"] = p
-		}, "service load-balancer (LB_ENGINE=nginx): its stop may take 36s"},
+		}, "service load-balancer (LB_ENGINE=nginx): its stop may take 38s"},
 		{"HAProxy's stopwaitsecs raised past the load balancer's grace", func(tr *Tree) {
 			p := tr.Programs["haproxy"]
-			p.StopWait = 15 * time.Second
+			p.StopWait = 16 * time.Second
 			tr.Programs["haproxy"] = p
-		}, "service load-balancer (LB_ENGINE=haproxy): its stop may take 33s (registrar 4s + consul-template 4s + haproxy 16s + consul-agent 7s + margin 2s)"},
+		}, "service load-balancer (LB_ENGINE=haproxy): its stop may take 36s (registrar 4s + consul-template 4s + haproxy 17s + lb-reflection 2s + consul-agent 7s + margin 2s)"},
 		{"HAProxy without killasgroup", func(tr *Tree) {
 			p := tr.Programs["haproxy"]
 			p.KillAsGroup = false

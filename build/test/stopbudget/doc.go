@@ -66,18 +66,20 @@
 //	  consul-agent             7s  stopwaitsecs 6s + entrypoint guard 1s
 //	  margin                   2s  signal delivery, ctl calls, exits
 //	  total                   29s  of 30s
-//	load-balancer (LB_ENGINE=haproxy): stop_grace_period 30s
+//	load-balancer (LB_ENGINE=haproxy): stop_grace_period 35s
 //	  registrar                4s  stopwaitsecs 3s + entrypoint guard 1s
 //	  consul-template          4s  stopwaitsecs 3s + entrypoint guard 1s
 //	  haproxy                 12s  stopwaitsecs 11s + entrypoint guard 1s
+//	  lb-reflection            2s  stopwaitsecs 1s + entrypoint guard 1s
 //	  consul-agent             7s  stopwaitsecs 6s + entrypoint guard 1s
 //	  margin                   2s  signal delivery, ctl calls, exits
-//	  total                   29s  of 30s
-//	load-balancer (LB_ENGINE=nginx): stop_grace_period 30s
+//	  total                   31s  of 35s
+//	load-balancer (LB_ENGINE=nginx): stop_grace_period 35s
 //	  registrar                4s  stopwaitsecs 3s + entrypoint guard 1s
 //	  consul-template          4s  stopwaitsecs 3s + entrypoint guard 1s
 //	  nginx                   12s  stopwaitsecs 11s + entrypoint guard 1s
+//	  lb-reflection            2s  stopwaitsecs 1s + entrypoint guard 1s
 //	  consul-agent             7s  stopwaitsecs 6s + entrypoint guard 1s
 //	  margin                   2s  signal delivery, ctl calls, exits
-//	  total                   29s  of 30s
+//	  total                   31s  of 35s
 package stopbudget

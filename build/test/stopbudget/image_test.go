@@ -20,7 +20,7 @@ func TestRepositoryImages(t *testing.T) {
 	}{
 		{"build/dockerfiles/Dockerfile", "consul-agent@ registrar@"},
 		{"build/dockerfiles/Dockerfile.grpc", "consul-agent@ grpc-server@ registrar@"},
-		{"build/dockerfiles/Dockerfile.lb", "consul-agent@ consul-template@ registrar@ haproxy@haproxy nginx@nginx"},
+		{"build/dockerfiles/Dockerfile.lb", "consul-agent@ consul-template@ lb-reflection@ registrar@ haproxy@haproxy nginx@nginx"},
 	} {
 		t.Run(filepath.Base(c.dockerfile), func(t *testing.T) {
 			dockerfiles, err := ImageDockerfiles(root, c.dockerfile)

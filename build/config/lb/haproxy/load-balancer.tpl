@@ -35,6 +35,9 @@
          "grpc <S>":       the gRPC services of Consul service S;
          "routed <S>":     S's routed addresses, by node and ID;
          "first":          the declaration's first Consul service.
+       The reflection services are the load balancer's own (build/reflection
+       answers them for every routed service): they count as declared
+       before the first line, so a line that names one is skipped.
 
        An instance's key is its node and ID, each quoted, so the servers keep
        Consul's order (node, then ID) and no two instances share a key. The
@@ -45,6 +48,8 @@
 {{- $refused := `^(0|127)\.` }}
 {{- $declaration := "/etc/grpc-lb/services.conf" }}
 {{- $line := `^[a-z][a-z0-9_]{0,62}( [A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*)+$` }}
+{{- $own := "grpc.reflection.v1.ServerReflection grpc.reflection.v1alpha.ServerReflection" }}
+{{- range split " " $own }}{{ scratch.Set (print "route " .) "the load balancer" }}{{ end }}
 {{- range $n, $raw := file $declaration | split "\n" }}
   {{- $text := $raw | regexReplaceAll `#.*$` "" | regexReplaceAll `[ \t]+` " " | trimSpace }}
   {{- if ne $text "" }}
@@ -119,19 +124,25 @@ backend {{ $service }} from replicas
 # Consul service that serves it, whose backend takes the call; any other is
 # answered UNIMPLEMENTED "unknown service <name>", as grpc-go's server words
 # it, so a client cannot tell it from a server that lacks the service. The
-# answers are trailers-only: HTTP 200, no body, grpc-status and
-# grpc-message in the headers (defaults grpc adds the content-type to a
-# call that has no txn.route).
+# reflection services go to haproxy.cfg's backend load-balancer-reflection,
+# the load balancer's lb-reflection program (build/reflection), which
+# answers for every routed service. The answers are trailers-only: HTTP
+# 200, no body, grpc-status and grpc-message in the headers (defaults grpc
+# adds the content-type to a call that has no txn.route).
 frontend grpc from grpc
     bind "${GRPC_LISTEN}" proto h2
 {{- range scratch.MapValues "routes" }}
 {{- $route := split " " . }}
     http-request set-var(txn.route) str({{ index $route 1 }}) if { var(txn.grpc_service) -m str {{ index $route 0 }} }
 {{- end }}
+{{- range split " " $own }}
+    http-request set-var(txn.route) str(load-balancer-reflection) if { var(txn.grpc_service) -m str {{ . }} }
+{{- end }}
     http-request return status 200 hdr grpc-status 12 hdr grpc-message "unknown service %[var(txn.grpc_service)]" unless { var(txn.route) -m found }
 {{- range $service := $services }}
     use_backend {{ $service }} if { var(txn.route) -m str {{ $service }} }
 {{- end }}
+    use_backend load-balancer-reflection if { var(txn.route) -m str load-balancer-reflection }
 
 # What haproxy.cfg's 8080 listener serves at /upstream/<Consul service>, and
 # at /upstream for the declaration's first service: the servers the running

@@ -30,6 +30,9 @@
          "grpc <S>":       the gRPC services of Consul service S;
          "routed <S>":     S's routed addresses, by node and ID;
          "first":          the declaration's first Consul service.
+       The reflection services are the load balancer's own (build/reflection
+       answers them for every routed service): they count as declared
+       before the first line, so a line that names one is skipped.
 
        An instance's key is its node and ID, each quoted, so the servers keep
        Consul's order (node, then ID) and no two instances share a key. The
@@ -40,6 +43,8 @@
 {{- $refused := `^(0|127)\.` }}
 {{- $declaration := "/etc/grpc-lb/services.conf" }}
 {{- $line := `^[a-z][a-z0-9_]{0,62}( [A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*)+$` }}
+{{- $own := "grpc.reflection.v1.ServerReflection grpc.reflection.v1alpha.ServerReflection" }}
+{{- range split " " $own }}{{ scratch.Set (print "route " .) "the load balancer" }}{{ end }}
 {{- range $n, $raw := file $declaration | split "\n" }}
   {{- $text := $raw | regexReplaceAll `#.*$` "" | regexReplaceAll `[ \t]+` " " | trimSpace }}
   {{- if ne $text "" }}
@@ -111,11 +116,25 @@ upstream {{ $service }} {
 }
 {{- end }}
 
+# Reflection, for every routed service: the load balancer's lb-reflection
+# program (build/reflection, supervisord's lb-reflection.conf) on loopback,
+# which lists the declared services and asks their replicas for their
+# descriptors. Its name has a "-", which no Consul service's has. One
+# server: nginx never marks it failed.
+upstream load-balancer-reflection {
+    server 127.0.0.1:7780;
+    keepalive 16;
+}
+
 # The route of each gRPC service: the upstream of the Consul service that
-# serves it. nginx.conf sets $grpc_service from the call's path and answers
-# UNIMPLEMENTED when this map gives no upstream.
+# serves it, and the reflection services' own. nginx.conf sets $grpc_service
+# from the call's path and answers UNIMPLEMENTED when this map gives no
+# upstream.
 map $grpc_service $grpc_upstream {
     default "";
+{{- range split " " $own }}
+    "{{ . }}" load-balancer-reflection;
+{{- end }}
 {{- range scratch.MapValues "routes" }}
 {{- $route := split " " . }}
     "{{ index $route 0 }}" {{ index $route 1 }};

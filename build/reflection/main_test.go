@@ -1,0 +1,59 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A bad flag or declaration exits 2 with one line naming the setting, the
+// value and what is accepted, and serves nothing.
+func TestBadSettingsAreRefused(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.conf")
+	claims := filepath.Join(dir, "claims.conf")
+	if err := os.WriteFile(good, []byte("hello_server protos.Ping\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(claims, []byte("hello_server protos.Ping grpc.reflection.v1.ServerReflection\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-declaration", good, "-listen", "0.0.0.0:7780"}, `-listen="0.0.0.0:7780" is invalid: accepted is a loopback address`},
+		{[]string{"-declaration", good, "-listen", "7780"}, `-listen="7780" is invalid`},
+		{[]string{"-declaration", good, "-try-timeout", "0s"}, `-try-timeout=0s is invalid: accepted is a duration above 0`},
+		{[]string{"-declaration", good, "extra"}, `argument "extra" is invalid: accepted is no argument`},
+		{[]string{"-declaration", filepath.Join(dir, "missing.conf")}, "the declaration of routes -declaration=" + filepath.Join(dir, "missing.conf") + " is refused"},
+		{[]string{"-declaration", claims}, `gRPC service "grpc.reflection.v1.ServerReflection" is the load balancer's own`},
+	} {
+		var stderr bytes.Buffer
+		if code := run(context.Background(), c.args, &stderr); code != exitFlags {
+			t.Errorf("%q: exit %d, expected %d", c.args, code, exitFlags)
+		}
+		if !strings.Contains(stderr.String(), c.want) || !strings.HasPrefix(stderr.String(), logPrefix) {
+			t.Errorf("%q: expected a line starting %q containing %q, received %q", c.args, logPrefix, c.want, stderr.String())
+		}
+	}
+}
+
+// It serves until its context ends, then exits 0.
+func TestServesUntilStopped(t *testing.T) {
+	decl := filepath.Join(t.TempDir(), "services.conf")
+	if err := os.WriteFile(decl, []byte("hello_server protos.Ping\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var stderr bytes.Buffer
+	done := make(chan int)
+	go func() { done <- run(ctx, []string{"-declaration", decl, "-listen", "127.0.0.1:0"}, &stderr) }()
+	cancel()
+	if code := <-done; code != exitOK {
+		t.Errorf("exit %d after the stop, expected 0: %s", code, stderr.String())
+	}
+}
