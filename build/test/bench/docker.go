@@ -97,7 +97,9 @@ func (b *Bench) setNginxKeepalive(n int) error {
 	if err != nil || len(lb) != 1 {
 		return fmt.Errorf("load-balancer container %v: %v", lb, err)
 	}
-	script := fmt.Sprintf(`sed -i 's/^\( *keepalive\) [0-9]*;/\1 %d;/' %s && nginx -q -t -e stderr -c %[3]s && nginx -e stderr -c %[3]s -s reload`, n, nginxServers, nginxConf)
+	// Only hello_server's upstream, the one the throughput runs call: the
+	// render has one per declared service and lb-reflection's besides.
+	script := fmt.Sprintf(`sed -i '%s s/^\( *keepalive\) [0-9]*;/\1 %d;/' %s && nginx -q -t -e stderr -c %[4]s && nginx -e stderr -c %[4]s -s reload`, helloUpstream, n, nginxServers, nginxConf)
 	if _, err := run("docker", "exec", "-u", "app", lb[0], "sh", "-c", script); err != nil {
 		return err
 	}
@@ -116,13 +118,18 @@ func (b *Bench) setNginxKeepalive(n int) error {
 	})
 }
 
-// requireNginxKeepalive checks the rendered upstream's keepalive.
+// helloUpstream is the sed address of hello_server's upstream block in
+// nginx's render.
+const helloUpstream = `/^upstream hello_server {/,/^}/`
+
+// requireNginxKeepalive checks the keepalive of hello_server's rendered
+// upstream.
 func (b *Bench) requireNginxKeepalive(n int) error {
 	lb, err := b.serviceIDs("load-balancer")
 	if err != nil || len(lb) != 1 {
 		return fmt.Errorf("load-balancer container %v: %v", lb, err)
 	}
-	out, err := run("docker", "exec", lb[0], "grep", "-c", fmt.Sprintf("^ *keepalive %d;", n), nginxServers)
+	out, err := run("docker", "exec", lb[0], "sh", "-c", fmt.Sprintf(`sed -n '%s p' %s | grep -c '^ *keepalive %d;'`, helloUpstream, nginxServers, n))
 	if err != nil || strings.TrimSpace(out) != "1" {
 		return fmt.Errorf("%s does not hold keepalive %d (grep: %q, %v)", nginxServers, n, strings.TrimSpace(out), err)
 	}
