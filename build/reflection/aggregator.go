@@ -23,7 +23,8 @@ const triesPerService = 3
 // aggregator is the reflection service of the load balancer.
 type aggregator struct {
 	v1.UnimplementedServerReflectionServer
-	catalog    catalog
+	// catalog is the declaration as it is now.
+	catalog    func() catalog
 	replicas   replicaSource
 	ask        func(ctx context.Context, addr string, req *v1.ServerReflectionRequest) (*v1.ServerReflectionResponse, error)
 	tryTimeout time.Duration
@@ -54,7 +55,7 @@ func (a *aggregator) answer(ctx context.Context, req *v1.ServerReflectionRequest
 	switch r := req.MessageRequest.(type) {
 	case *v1.ServerReflectionRequest_ListServices:
 		var services []*v1.ServiceResponse
-		for _, name := range a.catalog.listed() {
+		for _, name := range a.catalog().listed() {
 			services = append(services, &v1.ServiceResponse{Name: name})
 		}
 		resp.MessageResponse = &v1.ServerReflectionResponse_ListServicesResponse{
@@ -93,7 +94,7 @@ func (n notFound) Error() string { return n.consulService + ": " + n.message }
 // not an error.
 func (a *aggregator) forward(ctx context.Context, symbol string, req *v1.ServerReflectionRequest) (*v1.ServerReflectionResponse, error) {
 	var errs []error
-	for _, consulService := range a.catalog.askOrder(symbol) {
+	for _, consulService := range a.catalog().askOrder(symbol) {
 		resp, err := a.forwardTo(ctx, consulService, req)
 		if err == nil {
 			return resp, nil

@@ -104,8 +104,9 @@ func startAggregator(t *testing.T, declaration, upstreams string) *grpc.ClientCo
 	if err != nil {
 		t.Fatal(err)
 	}
+	cat := newCatalog(declared)
 	agg := &aggregator{
-		catalog: newCatalog(declared), replicas: engineUpstreams{base: upstreams},
+		catalog: func() catalog { return cat }, replicas: engineUpstreams{base: upstreams},
 		ask: askReplica, tryTimeout: 2 * time.Second, log: log.New(io.Discard, "", 0),
 	}
 	srv := grpc.NewServer()

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"log"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/grpc-lb/nginx-consul/build/routes"
 )
@@ -54,4 +56,43 @@ func (c catalog) askOrder(symbol string) []string {
 		}
 	}
 	return order
+}
+
+// declarationFile reads the declaration again for every request, as the
+// engines' templates do on every render: a new declaration is answered as
+// soon as it is there. A declaration that no longer parses is logged once
+// and the last good one is kept, as the engines keep their last good
+// config.
+type declarationFile struct {
+	path string
+	log  *log.Logger
+
+	mu      sync.Mutex
+	last    catalog
+	lastErr string
+}
+
+// newDeclarationFile reads path once; an error there is the caller's to
+// report (the program does not start on a bad declaration).
+func newDeclarationFile(path string, logger *log.Logger) (*declarationFile, error) {
+	declared, err := routes.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	return &declarationFile{path: path, log: logger, last: newCatalog(declared)}, nil
+}
+
+func (d *declarationFile) current() catalog {
+	declared, err := routes.Load(d.path)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err != nil {
+		if msg := err.Error(); msg != d.lastErr {
+			d.log.Printf("the declaration of routes %s is refused, answering from the last good one: %v", d.path, err)
+			d.lastErr = msg
+		}
+		return d.last
+	}
+	d.last, d.lastErr = newCatalog(declared), ""
+	return d.last
 }

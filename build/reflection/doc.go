@@ -10,7 +10,10 @@
 //   - ListServices is answered from the declaration of routes
 //     (/etc/grpc-lb/services.conf): every gRPC service it routes, and the
 //     two reflection services. A service is listed while it is declared,
-//     with or without a passing replica, as the engines route it.
+//     with or without a passing replica, as the engines route it. The file
+//     is read again for every request, as the engines' templates read it
+//     on every render; one that no longer parses is logged and the last
+//     good one kept.
 //   - Every other request (a file by name, the file of a symbol, an
 //     extension) goes to one replica of a routed Consul service, on a
 //     stream of its own, and the first answer that is not an error is

@@ -16,8 +16,6 @@ import (
 	"google.golang.org/grpc"
 	v1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	v1alpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
-
-	"github.com/grpc-lb/nginx-consul/build/routes"
 )
 
 // logPrefix starts every line the program logs.
@@ -59,7 +57,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		logger.Print(err)
 		return exitFlags
 	}
-	declared, err := routes.Load(cfg.declaration)
+	declaration, err := newDeclarationFile(cfg.declaration, logger)
 	if err != nil {
 		logger.Printf("the declaration of routes -declaration=%s is refused, nothing is served: %v", cfg.declaration, err)
 		return exitFlags
@@ -70,7 +68,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		return exitServe
 	}
 	agg := &aggregator{
-		catalog:    newCatalog(declared),
+		catalog:    declaration.current,
 		replicas:   engineUpstreams{base: cfg.upstreams},
 		ask:        askReplica,
 		tryTimeout: cfg.tryTimeout,
@@ -80,7 +78,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	v1.RegisterServerReflectionServer(srv, agg)
 	v1alpha.RegisterServerReflectionServer(srv, v1alphaServer{agg})
 	logger.Printf("answering reflection on %s for %d gRPC services of %d Consul services (replicas from %s<Consul service>)",
-		lis.Addr(), len(agg.catalog.listed()), len(declared), cfg.upstreams)
+		lis.Addr(), len(declaration.last.listed()), len(declaration.last.routes), cfg.upstreams)
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"log"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,5 +56,42 @@ func TestServesUntilStopped(t *testing.T) {
 	cancel()
 	if code := <-done; code != exitOK {
 		t.Errorf("exit %d after the stop, expected 0: %s", code, stderr.String())
+	}
+}
+
+// A new declaration is answered at once, as the engines follow it on their
+// next render; one that no longer parses is logged once and the last good
+// one is kept.
+func TestDeclarationIsReadAgain(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "services.conf")
+	write := func(text string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("hello_server protos.Ping\n")
+	var logs bytes.Buffer
+	d, err := newDeclarationFile(path, log.New(&logs, logPrefix, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := func() string { return strings.Join(d.current().listed(), " ") }
+	reflectionNames := "grpc.reflection.v1.ServerReflection grpc.reflection.v1alpha.ServerReflection"
+	if got, want := listed(), reflectionNames+" protos.Ping"; got != want {
+		t.Errorf("first declaration: listed %q, expected %q", got, want)
+	}
+	write("hello_server protos.Ping\necho_server protos.Echo\n")
+	if got, want := listed(), reflectionNames+" protos.Echo protos.Ping"; got != want {
+		t.Errorf("after echo_server was declared: listed %q, expected %q", got, want)
+	}
+	write("Bad protos.Ping\n")
+	for range 2 {
+		if got, want := listed(), reflectionNames+" protos.Echo protos.Ping"; got != want {
+			t.Errorf("after a bad declaration: listed %q, expected the last good %q", got, want)
+		}
+	}
+	if n := strings.Count(logs.String(), "is refused, answering from the last good one"); n != 1 || !strings.Contains(logs.String(), `Consul service "Bad"`) {
+		t.Errorf("expected one log line naming the bad line, received %q", logs.String())
 	}
 }
