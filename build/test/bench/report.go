@@ -63,7 +63,7 @@ func (b *Bench) Markdown() string {
 		fmt.Fprintf(&w, "| %s | %s | %s |\n", r.what, r.f(50), r.f(200))
 	}
 	if len(b.Routes) > 0 {
-		fmt.Fprintf(&w, "\nRouting by gRPC service: each engine -> 1 replica with the deployment's declaration (1 Consul service) and with %d more Consul services declared, each with its own gRPC service and upstream and no instance (idle), in rounds of their own (order swapped each round), medians:\n\n", IdleServices)
+		fmt.Fprintf(&w, "\nRouting by gRPC service: each engine -> 1 replica with hello_server's line of the deployment's declaration (1 Consul service) and with %d more Consul services declared, each with its own gRPC service and upstream and no instance (idle), in rounds of their own (order swapped each round), medians:\n\n", IdleServices)
 		fmt.Fprintf(&w, "| engine, in flight | calls/s, 1 routed service | calls/s, %d | %d / 1 (calls/s) | LB µs/call, 1 | LB µs/call, %d | per round, 1 | per round, %d |\n|---|---|---|---|---|---|---|---|\n", 1+IdleServices, 1+IdleServices, 1+IdleServices, 1+IdleServices)
 		for _, e := range Engines {
 			for _, c := range Concurrencies {
